@@ -1,0 +1,231 @@
+//! The store's in-memory model: every live entry as the backend reads it, plus the secondary
+//! indices that keep tree operations independent of the store and container size.
+//!
+//! The model is a pure function of the document: after any sequence of local transactions and
+//! remote patches it equals what reading every entry from the backend gives
+//! ([`Model::from_entries`]); [`Model::check_against`] verifies exactly that in tests.
+
+use crate::backend::{EntryData, EntryKind};
+use crate::ids::cmp_utf16;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+/// A child's position in its container: ordered by (OrderKey, Id), both as UTF-16 sequences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChildKey {
+    pub(crate) order_key: Arc<str>,
+    pub(crate) id: Arc<str>,
+}
+
+impl Ord for ChildKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_utf16(&self.order_key, &other.order_key).then_with(|| cmp_utf16(&self.id, &other.id))
+    }
+}
+
+impl PartialOrd for ChildKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Model {
+    entries: HashMap<Arc<str>, EntryData>,
+    /// Children by container id, for every `outerItemId` in use, also for containers that are
+    /// not live (orphans), so that repairs find them.
+    children: HashMap<Arc<str>, BTreeSet<ChildKey>>,
+    /// Live links by target id.
+    links_to: HashMap<Arc<str>, HashSet<Arc<str>>>,
+}
+
+impl Model {
+    pub(crate) fn from_entries(entries: impl IntoIterator<Item = (String, EntryData)>) -> Model {
+        let mut model = Model::default();
+        for (id, data) in entries {
+            model.insert(Arc::from(id), data);
+        }
+        model
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&EntryData> {
+        self.entries.get(id)
+    }
+
+    pub(crate) fn iter_entry(&self, id: &str) -> Option<(&Arc<str>, &EntryData)> {
+        self.entries.get_key_value(id)
+    }
+
+    /// The shared id string of a live entry.
+    pub(crate) fn id_arc(&self, id: &str) -> Option<Arc<str>> {
+        self.entries.get_key_value(id).map(|(k, _)| k.clone())
+    }
+
+    pub(crate) fn contains(&self, id: &str) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    pub(crate) fn is_item(&self, id: &str) -> bool {
+        self.entries
+            .get(id)
+            .is_some_and(|e| e.kind == EntryKind::Item)
+    }
+
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.entries.keys()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &EntryData)> {
+        self.entries.iter()
+    }
+
+    /// Mutable access for fields that no index depends on (everything except kind, placement
+    /// and target). Callers must not change those three through this reference.
+    pub(crate) fn data_mut(&mut self, id: &str) -> Option<&mut EntryData> {
+        self.entries.get_mut(id)
+    }
+
+    /// Inserts or replaces an entry, keeping the indices right.
+    pub(crate) fn insert(&mut self, id: Arc<str>, data: EntryData) {
+        self.remove(&id);
+        self.children
+            .entry(data.outer_item_id.clone())
+            .or_default()
+            .insert(ChildKey {
+                order_key: data.order_key.clone(),
+                id: id.clone(),
+            });
+        if data.kind == EntryKind::Link {
+            self.links_to
+                .entry(data.target_id.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.entries.insert(id, data);
+    }
+
+    pub(crate) fn remove(&mut self, id: &str) -> Option<EntryData> {
+        let (id, data) = self.entries.remove_entry(id)?;
+        self.unindex_child(&data.outer_item_id, &data.order_key, &id);
+        if data.kind == EntryKind::Link {
+            if let Some(set) = self.links_to.get_mut(&*data.target_id) {
+                set.remove(&*id);
+                if set.is_empty() {
+                    self.links_to.remove(&*data.target_id);
+                }
+            }
+        }
+        Some(data)
+    }
+
+    fn unindex_child(&mut self, outer: &Arc<str>, order_key: &Arc<str>, id: &Arc<str>) {
+        if let Some(set) = self.children.get_mut(&**outer) {
+            set.remove(&ChildKey {
+                order_key: order_key.clone(),
+                id: id.clone(),
+            });
+            if set.is_empty() {
+                self.children.remove(&**outer);
+            }
+        }
+    }
+
+    /// Changes an entry's placement. Returns the old placement.
+    pub(crate) fn set_placement(
+        &mut self,
+        id: &str,
+        outer: Arc<str>,
+        order_key: Arc<str>,
+    ) -> Option<(Arc<str>, Arc<str>)> {
+        let (id, data) = self.entries.get_key_value(id)?;
+        let id = id.clone();
+        let old = (data.outer_item_id.clone(), data.order_key.clone());
+        self.unindex_child(&old.0, &old.1, &id);
+        self.children
+            .entry(outer.clone())
+            .or_default()
+            .insert(ChildKey {
+                order_key: order_key.clone(),
+                id: id.clone(),
+            });
+        let data = self.entries.get_mut(&id)?;
+        data.outer_item_id = outer;
+        data.order_key = order_key;
+        Some(old)
+    }
+
+    /// Children of `container` in (OrderKey, Id) order.
+    pub(crate) fn children(&self, container: &str) -> impl DoubleEndedIterator<Item = &ChildKey> {
+        self.children.get(container).into_iter().flatten()
+    }
+
+    pub(crate) fn child_count(&self, container: &str) -> usize {
+        self.children.get(container).map_or(0, BTreeSet::len)
+    }
+
+    pub(crate) fn last_child(&self, container: &str) -> Option<&ChildKey> {
+        self.children.get(container).and_then(|s| s.last())
+    }
+
+    /// The children whose key is strictly greater than `key` (first one).
+    pub(crate) fn first_child_with_key_above(
+        &self,
+        container: &str,
+        key: &str,
+    ) -> Option<&ChildKey> {
+        let probe = ChildKey {
+            order_key: Arc::from(key),
+            id: Arc::from(""),
+        };
+        self.children
+            .get(container)?
+            .range(probe..)
+            .find(|c| cmp_utf16(&c.order_key, key) == Ordering::Greater)
+    }
+
+    /// Ids of `container`'s children in order.
+    pub(crate) fn child_ids(&self, container: &str) -> Vec<Arc<str>> {
+        self.children(container).map(|c| c.id.clone()).collect()
+    }
+
+    /// Live links whose target is `target`.
+    pub(crate) fn links_to(&self, target: &str) -> impl Iterator<Item = &Arc<str>> {
+        self.links_to.get(target).into_iter().flatten()
+    }
+
+    /// Compares the model with a fresh reading of the document and its indices with ones
+    /// rebuilt from scratch; returns a description of the first difference.
+    pub(crate) fn check_against(&self, document: Vec<(String, EntryData)>) -> Result<(), String> {
+        let fresh = Model::from_entries(document);
+        if fresh.entries.len() != self.entries.len() {
+            return Err(format!(
+                "model holds {} entries, the document {}",
+                self.entries.len(),
+                fresh.entries.len()
+            ));
+        }
+        for (id, data) in &fresh.entries {
+            match self.entries.get(id) {
+                None => return Err(format!("entry {id} is missing from the model")),
+                Some(mine) if mine != data => {
+                    return Err(format!(
+                        "entry {id} differs: model {mine:?}, document {data:?}"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if fresh.children != self.children {
+            return Err("the children index differs from a rebuilt one".into());
+        }
+        if fresh.links_to != self.links_to {
+            return Err("the links index differs from a rebuilt one".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,167 @@
+//! # sds-testkit
+//!
+//! The conformance suite of SPEC §18.1–§18.12, written once and run unchanged by every backend,
+//! plus the seeded multi-replica property test and the malformed-input checks.
+//!
+//! A backend crate runs everything with one line in an integration test:
+//!
+//! ```ignore
+//! sds_testkit::conformance_suite!(sds_yrs::YrsBackend);
+//! ```
+//!
+//! The macro expands to one `#[test]` per behaviour, grouped in modules named after the SPEC
+//! sections, each calling the generic test function with the backend type. A new backend gets
+//! the whole suite by implementing `sds_core::NewBackend`.
+
+pub mod helpers;
+pub mod property;
+pub mod suite;
+
+pub use helpers::*;
+
+/// Expands the whole conformance suite for a backend type implementing
+/// `sds_core::NewBackend`.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($backend:ty) => {
+        $crate::__conformance_modules! { $backend;
+            construction {
+                from_scratch_has_exactly_the_well_known_items,
+                binary_snapshot_round_trips,
+                json_round_trip_keeps_ids_and_creates_missing_well_known_items,
+                literal_size_limit_boundary,
+                invalid_options_are_rejected,
+                independent_stores_converge,
+                from_binary_rejects_garbage,
+            }
+            well_known {
+                identity_predicates,
+                well_known_items_cannot_be_deleted_or_purged,
+                default_labels_and_relabelling,
+                root_cannot_move_and_system_items_stay_in_root,
+            }
+            creation {
+                default_and_custom_mime_types,
+                insertion_indices,
+                entry_lookup,
+                mime_type_limits,
+                invalid_containers_and_targets,
+                new_ids_are_v4_uuids,
+                inner_entry_list_is_an_ordinary_list,
+            }
+            label_info {
+                label_set_get_and_change_records,
+                label_length_limit_counts_utf16_units,
+                label_minimal_splice_keeps_concurrent_insertions,
+                concurrent_label_edits_converge,
+                info_set_overwrite_delete,
+                info_limits,
+                trashed_at_reads_back_as_integer,
+            }
+            values {
+                value_kind_transitions_and_boundaries,
+                values_read_back_and_rewrites_record_nothing,
+                change_value_replaces_utf16_ranges,
+                change_value_rejects_bad_ranges,
+                blob_hash_and_size,
+                missing_blobs_read_as_pending,
+                foreign_hashes_are_kept_and_pending,
+                unknown_value_kinds_read_as_none,
+                concurrent_value_writes_converge,
+                blob_cache_verifies_hashes,
+            }
+            ordering {
+                appends_keep_creation_order,
+                equal_keys_sort_by_id,
+                long_keys_trigger_rebalance,
+                rebalance_gives_fresh_keys_and_records_outer_item,
+                malformed_neighbour_keys_trigger_rebalance,
+                move_within_container_inserts_before_index,
+                insertion_between_equal_keys,
+                flat_container_appends_stay_cheap,
+            }
+            moves {
+                move_updates_placement_and_records_lists,
+                moves_into_descendants_are_refused,
+                moves_into_links_are_refused,
+                leaving_trash_removes_the_stamp,
+                method_style_equals_store_style,
+            }
+            trash {
+                delete_moves_to_trash_and_stamps,
+                purge_requires_direct_trash_child,
+                purge_removes_the_subtree,
+                link_protection,
+                ttl_purges_expired_entries,
+                ttl_none_and_check_interval,
+                purged_links_never_resurrect_targets,
+            }
+            serialisation {
+                json_shape_and_member_order,
+                binary_and_json_round_trips,
+                large_values_survive_json,
+                unavailable_blobs_export_value_ref_only,
+                js_json_without_value_ref_imports_as_pending,
+                entry_binary_round_trips,
+            }
+            events {
+                creation_reports_existence_outer_item_and_list,
+                unsubscribe_and_multiple_handlers_and_nesting,
+                no_event_without_change,
+                origins_of_local_remote_and_repair_changes,
+                failures_inside_transactions_keep_earlier_mutations,
+                local_commits_carry_patches,
+            }
+            sync {
+                replicas_from_one_snapshot_are_identical,
+                patch_exchange_propagates_changes,
+                bad_patches_and_cursors,
+                remote_change_sets_are_precise,
+                orphans_of_remote_purges_are_rescued,
+                dangling_links_get_placeholders,
+                concurrent_cross_moves_converge,
+                three_entry_cycle_converges,
+                concurrent_moves_of_one_entry_converge,
+                concurrent_appends_then_insert_between,
+                concurrent_orphan_repairs_converge,
+                entries_inside_links_are_rescued,
+            }
+            import {
+                item_import_copies_with_fresh_ids,
+                links_inside_imports_are_retargeted,
+                link_import_and_dispatch,
+                invalid_imports_change_nothing,
+                entry_binary_import,
+            }
+            malformed {
+                random_patches_never_panic_or_change_the_store,
+                random_snapshots_never_panic,
+                random_json_never_panics,
+            }
+        }
+
+        #[test]
+        fn property_random_replicas_converge() {
+            $crate::property::run_property_test::<$backend>();
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_modules {
+    ($backend:ty; $( $module:ident { $( $test:ident ),* $(,)? } )*) => {
+        $(
+            mod $module {
+                #[allow(unused_imports)]
+                use super::*;
+                $(
+                    #[test]
+                    fn $test() {
+                        $crate::suite::$module::$test::<$backend>();
+                    }
+                )*
+            }
+        )*
+    };
+}
