@@ -261,6 +261,19 @@ pub trait NewBackend: Backend + Sized {
     /// A document restored from a snapshot payload (the gunzipped content of `as_binary`);
     /// `invalid-data` when it does not decode.
     fn from_snapshot(payload: &[u8]) -> Result<Self>;
+
+    /// Like [`NewBackend::new_empty`], with a CRDT client/peer id derived from `seed`, for
+    /// reproducible tests (`StoreOptions::replica_seed`). The default ignores the seed.
+    fn new_seeded(seed: u64) -> Self {
+        let _ = seed;
+        Self::new_empty()
+    }
+
+    /// Like [`NewBackend::from_snapshot`], with a client/peer id derived from `seed`.
+    fn from_snapshot_seeded(payload: &[u8], seed: u64) -> Result<Self> {
+        let _ = seed;
+        Self::from_snapshot(payload)
+    }
 }
 
 impl Backend for Box<dyn Backend> {

@@ -141,6 +141,13 @@ impl<B: Backend> Store<B> {
 impl<B: Backend> EntryRef<'_, B> {
     /// The JSON of this entry and its subtree (SPEC §8.1).
     pub fn as_json(&self) -> EntryJson {
+        self.json_with(&mut HashSet::new())
+    }
+
+    /// `visited` guards against documents that a foreign writer left with a cycle through
+    /// Root (before the repair pass ran): an entry is never written twice.
+    fn json_with(&self, visited: &mut HashSet<String>) -> EntryJson {
+        visited.insert(self.id().to_owned());
         let data = self.data();
         if data.kind == EntryKind::Link {
             return EntryJson::Link(LinkJson {
@@ -169,8 +176,12 @@ impl<B: Backend> EntryRef<'_, B> {
             inner_entries: self
                 .inner_entry_list()
                 .iter()
-                .map(|c| c.as_json())
-                .collect(),
+                .fold(Vec::new(), |mut out, c| {
+                    if !visited.contains(c.id()) {
+                        out.push(c.json_with(visited));
+                    }
+                    out
+                }),
             value,
             value_ref,
         })
@@ -442,10 +453,10 @@ impl<B: Backend> Store<B> {
         retarget: &dyn Fn(&str) -> Option<Arc<str>>,
     ) -> Result<()> {
         let mut data = self.imported_data(entry, outer, key);
-        if data.kind == EntryKind::Link {
-            if let Some(new_target) = retarget(&data.target_id) {
-                data.target_id = new_target;
-            }
+        if data.kind == EntryKind::Link
+            && let Some(new_target) = retarget(&data.target_id)
+        {
+            data.target_id = new_target;
         }
         self.create_imported(id.clone(), data);
         let keys = n_keys_between(None, None, entry.children.len())
@@ -575,7 +586,11 @@ impl<B: NewBackend> Store<B> {
     /// Rebuilds a store from [`Store::as_json`] output (a JSON value or a JSON string), keeping
     /// every id (SPEC §8.2). The result has a new document history.
     pub fn from_json(json: &JsonValue, options: StoreOptions) -> Result<Self> {
-        Self::from_json_with_backend(B::new_empty(), json, options)
+        let backend = match options.replica_seed {
+            Some(seed) => B::new_seeded(seed),
+            None => B::new_empty(),
+        };
+        Self::from_json_with_backend(backend, json, options)
     }
 
     /// [`Store::from_json`] from JSON text.

@@ -6,7 +6,7 @@
 //! every backend and replicas produce identical JSON.
 
 use crate::error::{Error, Result};
-use crate::limits::{MAX_INFO_KEY_LENGTH, MAX_INFO_VALUE_SIZE};
+use crate::limits::{MAX_INFO_KEY_LENGTH, MAX_INFO_VALUE_DEPTH, MAX_INFO_VALUE_SIZE};
 use crate::utf16::utf16_len;
 use serde_json::{Map, Number, Value as JsonValue};
 use std::io::Write;
@@ -40,10 +40,10 @@ pub fn normalize_number(n: &Number) -> JsonValue {
         if i.unsigned_abs() <= SAFE {
             return JsonValue::Number(i.into());
         }
-    } else if let Some(u) = n.as_u64() {
-        if u <= SAFE {
-            return JsonValue::Number(u.into());
-        }
+    } else if let Some(u) = n.as_u64()
+        && u <= SAFE
+    {
+        return JsonValue::Number(u.into());
     }
     json_number_from_f64(n.as_f64().unwrap_or(0.0))
 }
@@ -71,8 +71,14 @@ pub fn validate_info_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks an Info value: its compact UTF-8 JSON is at most 262 144 bytes.
+/// Checks an Info value: its compact UTF-8 JSON is at most 262 144 bytes and arrays and objects
+/// nest at most [`MAX_INFO_VALUE_DEPTH`] levels.
 pub fn validate_info_value(value: &JsonValue) -> Result<()> {
+    if nesting_depth(value) > MAX_INFO_VALUE_DEPTH {
+        return Err(Error::invalid_argument(format!(
+            "Info values may nest arrays and objects at most {MAX_INFO_VALUE_DEPTH} levels deep"
+        )));
+    }
     let size = compact_json_size(value);
     if size > MAX_INFO_VALUE_SIZE {
         return Err(Error::invalid_argument(format!(
@@ -80,6 +86,21 @@ pub fn validate_info_value(value: &JsonValue) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Nesting depth of arrays and objects (a scalar is 0), computed without recursion.
+fn nesting_depth(value: &JsonValue) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        match v {
+            JsonValue::Array(items) => stack.extend(items.iter().map(|i| (i, depth + 1))),
+            JsonValue::Object(map) => stack.extend(map.values().map(|i| (i, depth + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// Size of the compact JSON serialisation of `value`, without building the string.
@@ -136,6 +157,16 @@ mod tests {
         let too_big = JsonValue::String("x".repeat(MAX_INFO_VALUE_SIZE - 1));
         assert!(validate_info_value(&ok).is_ok());
         assert!(validate_info_value(&too_big).is_err());
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let mut ok = json!(1);
+        for _ in 0..MAX_INFO_VALUE_DEPTH {
+            ok = json!([ok]);
+        }
+        assert!(validate_info_value(&ok).is_ok());
+        assert!(validate_info_value(&json!({ "deeper": ok })).is_err());
     }
 
     #[test]

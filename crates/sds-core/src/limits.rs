@@ -10,6 +10,10 @@ pub const MAX_MIME_TYPE_LENGTH: usize = 256;
 pub const MAX_INFO_KEY_LENGTH: usize = 1024;
 /// Maximum size of one Info value as compact UTF-8 JSON, in bytes.
 pub const MAX_INFO_VALUE_SIZE: usize = 262_144;
+/// Maximum nesting depth of arrays and objects in one Info value. SPEC §1.5 sets no depth
+/// limit; sds sets one because deeper values cannot be written, read or exported without
+/// risking stack exhaustion in the CRDT encoders and JSON tools.
+pub const MAX_INFO_VALUE_DEPTH: usize = 64;
 /// Generated ordering keys longer than this trigger a rebalance of the container.
 pub const MAX_ORDER_KEY_LENGTH: usize = 200;
 /// Default store option: strings longer than this many UTF-16 units become `literal-reference`.

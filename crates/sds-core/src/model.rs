@@ -30,6 +30,14 @@ impl PartialOrd for ChildKey {
     }
 }
 
+/// Entries that no writer of sds or JS SDS produces and that cannot take part in the tree are
+/// treated as absent, like the unreadable shapes of SPEC §9.5: an empty id (ids are non-empty,
+/// SPEC §1.3; an entry under `""` would claim Root as its child) and a link without a target.
+pub(crate) fn is_usable(id: &str, data: &EntryData) -> bool {
+    let link_without_target = data.kind == EntryKind::Link && data.target_id.is_empty();
+    !id.is_empty() && !link_without_target
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Model {
     entries: HashMap<Arc<str>, EntryData>,
@@ -44,7 +52,9 @@ impl Model {
     pub(crate) fn from_entries(entries: impl IntoIterator<Item = (String, EntryData)>) -> Model {
         let mut model = Model::default();
         for (id, data) in entries {
-            model.insert(Arc::from(id), data);
+            if is_usable(&id, &data) {
+                model.insert(Arc::from(id), data);
+            }
         }
         model
     }
@@ -112,12 +122,12 @@ impl Model {
     pub(crate) fn remove(&mut self, id: &str) -> Option<EntryData> {
         let (id, data) = self.entries.remove_entry(id)?;
         self.unindex_child(&data.outer_item_id, &data.order_key, &id);
-        if data.kind == EntryKind::Link {
-            if let Some(set) = self.links_to.get_mut(&*data.target_id) {
-                set.remove(&*id);
-                if set.is_empty() {
-                    self.links_to.remove(&*data.target_id);
-                }
+        if data.kind == EntryKind::Link
+            && let Some(set) = self.links_to.get_mut(&*data.target_id)
+        {
+            set.remove(&*id);
+            if set.is_empty() {
+                self.links_to.remove(&*data.target_id);
             }
         }
         Some(data)

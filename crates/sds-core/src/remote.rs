@@ -60,7 +60,10 @@ impl<B: Backend> Store<B> {
     fn integrate_remote_state(&mut self, touched: Vec<String>) -> (ChangeSet, Vec<Arc<str>>) {
         let mut updates: Vec<(Arc<str>, Option<EntryData>)> = Vec::new();
         for id in touched {
-            let new = self.backend.read_entry(&id);
+            let new = self
+                .backend
+                .read_entry(&id)
+                .filter(|data| crate::model::is_usable(&id, data));
             if self.model.get(&id) != new.as_ref() {
                 let id = self.model.id_arc(&id).unwrap_or_else(|| Arc::from(id));
                 updates.push((id, new));

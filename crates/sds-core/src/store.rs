@@ -100,14 +100,21 @@ pub struct RemotePatchOutcome {
 impl<B: NewBackend> Store<B> {
     /// A new store containing exactly Root, Trash and LostAndFound (SPEC §4.1, §9.6).
     pub fn from_scratch(options: StoreOptions) -> Result<Self> {
-        Store::with_new_backend(B::new_empty(), options)
+        let backend = match options.replica_seed {
+            Some(seed) => B::new_seeded(seed),
+            None => B::new_empty(),
+        };
+        Store::with_new_backend(backend, options)
     }
 
     /// Restores a store from [`Store::as_binary`] output (SPEC §8.5).
     pub fn from_binary(bytes: &[u8], options: StoreOptions) -> Result<Self> {
         options.validate()?;
         let payload = gunzip(bytes)?;
-        let backend = B::from_snapshot(&payload)?;
+        let backend = match options.replica_seed {
+            Some(seed) => B::from_snapshot_seeded(&payload, seed)?,
+            None => B::from_snapshot(&payload)?,
+        };
         Store::with_restored_backend(backend, options)
     }
 }

@@ -73,10 +73,10 @@ impl<B: Backend> Store<B> {
             }
         };
         let upper = upper?;
-        if let Some(lower) = &lower {
-            if lower.order_key == upper.order_key {
-                return self.key_between_equal_keys(container, index, &upper.order_key, moving);
-            }
+        if let Some(lower) = &lower
+            && lower.order_key == upper.order_key
+        {
+            return self.key_between_equal_keys(container, index, &upper.order_key, moving);
         }
         acceptable(
             key_between(

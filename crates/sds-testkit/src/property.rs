@@ -95,10 +95,13 @@ pub fn run_property_test<B: NewBackend>() {
     }
 }
 
+/// Patches a replica committed locally, each with the blobs its transaction wrote.
+type Outbox = Arc<Mutex<Vec<(Vec<u8>, Vec<(String, Vec<u8>)>)>>>;
+
 /// One replica of the simulation with its outgoing patches and written blobs.
 struct Replica<B: Backend> {
     store: Store<B>,
-    outbox: Arc<Mutex<Vec<(Vec<u8>, Vec<(String, Vec<u8>)>)>>>,
+    outbox: Outbox,
     now: Arc<AtomicU64>,
 }
 
@@ -108,7 +111,7 @@ struct Message {
 }
 
 fn make_replica<B: Backend + 'static>(mut store: Store<B>, now: Arc<AtomicU64>) -> Replica<B> {
-    let outbox: Arc<Mutex<Vec<(Vec<u8>, Vec<(String, Vec<u8>)>)>>> = Arc::default();
+    let outbox: Outbox = Arc::default();
     let sink = outbox.clone();
     store.on_local_commit(move |s, commit| {
         let blobs = commit
@@ -152,6 +155,20 @@ pub fn run_case<B: NewBackend + 'static>(seed: u64) {
         })
         .collect();
     let mut network: Vec<Message> = Vec::new();
+    if independent {
+        // Independently created replicas announce their initial documents (their well-known
+        // items were written before the commit hooks existed), as a sync engine does with its
+        // full state on the first connection.
+        for (from, replica) in replicas.iter().enumerate() {
+            let full = Arc::new(replica.store.export_patch(None).unwrap());
+            for to in (0..count).filter(|&to| to != from) {
+                network.push(Message {
+                    to,
+                    patch: full.clone(),
+                });
+            }
+        }
+    }
     let steps = 20 + rng.below(60);
     for step in 0..steps {
         let roll = rng.below(100);

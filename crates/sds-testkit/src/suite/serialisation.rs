@@ -71,10 +71,17 @@ pub fn large_values_survive_json<B: NewBackend>() {
         json["innerEntries"][2]["ValueRef"]["Size"],
         json!(long.len())
     );
-    let copy = Store::<B>::from_json(&json, StoreOptions::default()).unwrap();
-    assert_eq!(copy.read_value(&t).unwrap(), Value::Text(long));
+    let copy = Store::<B>::from_json(&json, store.options().clone()).unwrap();
+    assert_eq!(copy.read_value(&t).unwrap(), Value::Text(long.clone()));
     assert_eq!(copy.read_value(&bin).unwrap(), Value::Bytes(bytes));
     assert_eq!(json_of(&copy), json);
+    // With the default limit the long text is stored inline again: the kind is chosen anew.
+    let inline = Store::<B>::from_json(&json, StoreOptions::default()).unwrap();
+    assert_eq!(inline.read_value(&t).unwrap(), Value::Text(long));
+    assert_eq!(
+        inline.entry(&t).unwrap().value_kind(),
+        &sds_core::ValueKind::Literal
+    );
 }
 
 /// A reference whose blob is missing exports only `ValueRef` and imports as pending.

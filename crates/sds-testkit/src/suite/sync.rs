@@ -117,7 +117,9 @@ pub fn remote_change_sets_are_precise<B: NewBackend>() {
         all.merge(c);
     }
     assert!(all.contains(&y, &Property::Existence));
-    assert!(all.contains(TRASH_ID, &Property::InnerEntryList));
+    // The receiver never saw y in the Trash: for it, y vanished from p.
+    assert!(all.contains(&p, &Property::InnerEntryList));
+    assert!(!all.contains(TRASH_ID, &Property::InnerEntryList));
     assert_eq!(json_of(&a), json_of(&b));
     // A re-key within one container that keeps the order reports no list change.
     let z = item(&mut a, &q, "z");

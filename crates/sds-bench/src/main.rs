@@ -1,0 +1,101 @@
+//! `sds-bench`: one benchmark measurement per process, so that peak RSS belongs to exactly one
+//! workload. `cargo xtask bench` runs the matrix and writes `docs/BENCHMARKS.md`.
+//!
+//! ```text
+//! sds-bench list                       # workload names, one per line
+//! sds-bench run <workload> <impl> <n>  # impl: sds-yrs | raw-yrs
+//! ```
+//!
+//! `run` prints one line of `key=value` pairs: `ms` (time of the measured section), `rss_kb`
+//! (peak resident set of the process), and workload-specific extras such as `bytes`.
+
+mod raw_yrs;
+mod sds;
+
+use std::time::Instant;
+
+/// The workloads. Each is implemented for every implementation.
+pub const WORKLOADS: &[&str] = &[
+    "create_one_tx",
+    "create_tx_per_item",
+    "set_labels",
+    "move_tenth",
+    "delete_purge_tenth",
+    "snapshot_encode",
+    "snapshot_decode",
+    "full_patch_export_apply",
+    "delta_100",
+    "append_child_1k",
+    "append_child_100k",
+    "single_change_export",
+    "peak_rss_build",
+];
+
+/// What a workload reports besides its time.
+#[derive(Default)]
+pub struct Extra {
+    /// Bytes of the patch or snapshot the workload produced, if any.
+    pub bytes: Option<usize>,
+}
+
+/// Measures `f`, returning milliseconds.
+pub fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let start = Instant::now();
+    let out = f();
+    (start.elapsed().as_secs_f64() * 1000.0, out)
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["list"] => {
+            for w in WORKLOADS {
+                println!("{w}");
+            }
+        }
+        ["run", workload, implementation, n] => {
+            let Ok(n) = n.parse::<usize>() else {
+                eprintln!("sds-bench: n must be a number");
+                std::process::exit(2);
+            };
+            let result = match *implementation {
+                "sds-yrs" => sds::run(workload, n),
+                "raw-yrs" => raw_yrs::run(workload, n),
+                other => Err(format!("unknown implementation '{other}'")),
+            };
+            match result {
+                Ok((ms, extra)) => {
+                    let mut line = format!("ms={ms:.3} rss_kb={}", peak_rss_kb());
+                    if let Some(bytes) = extra.bytes {
+                        line.push_str(&format!(" bytes={bytes}"));
+                    }
+                    println!("{line}");
+                }
+                Err(e) => {
+                    eprintln!("sds-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        _ => {
+            eprintln!("usage: sds-bench list | sds-bench run <workload> <sds-yrs|raw-yrs> <n>");
+            std::process::exit(2);
+        }
+    }
+}
