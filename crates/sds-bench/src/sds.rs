@@ -149,7 +149,10 @@ pub fn run_generic<B: NewBackend>(workload: &str, n: usize) -> Result<(f64, Extr
             let (mut store, ids) = build::<B>(n)?;
             let sizes = Arc::new(Mutex::new(Vec::new()));
             let sink = sizes.clone();
-            store.on_local_commit(move |_, commit| sink.lock().unwrap().push(commit.patch.len()));
+            store.on_local_commit(move |_, commit| {
+                sink.lock().unwrap().push(commit.patch.len());
+                Ok(())
+            });
             let (ms, r) = time(|| {
                 ids.iter()
                     .cycle()

@@ -220,8 +220,16 @@ pub trait Backend: Send + 'static {
     /// `yrs` or `loro` (the name recorded by persistence, SPEC §11.5).
     fn name(&self) -> &'static str;
 
-    /// The snapshot payload (SPEC §8.5), not yet gzipped.
+    /// The snapshot payload (SPEC §8.5), not yet gzipped. It MUST include data the backend
+    /// holds as pending (received, waiting for missing dependencies), so that a checkpoint
+    /// that prunes the patch log never loses it (SPEC §11.3).
     fn snapshot(&self) -> Vec<u8>;
+
+    /// Whether received data waits for missing dependencies (a sync engine may ask peers for
+    /// what is missing).
+    fn has_pending(&self) -> bool {
+        false
+    }
 
     /// Every key of `Entries`, including entries that will read as absent.
     fn entry_ids(&self) -> Vec<String>;
@@ -255,6 +263,9 @@ pub trait Backend: Send + 'static {
 /// A backend type that can be constructed by the store itself (every concrete backend;
 /// `Box<dyn Backend>` is built from a concrete one instead).
 pub trait NewBackend: Backend + Sized {
+    /// The backend's name, as [`Backend::name`] returns it (`yrs`, `loro`).
+    const NAME: &'static str;
+
     /// A new empty document.
     fn new_empty() -> Self;
 
@@ -283,6 +294,10 @@ impl Backend for Box<dyn Backend> {
 
     fn snapshot(&self) -> Vec<u8> {
         (**self).snapshot()
+    }
+
+    fn has_pending(&self) -> bool {
+        (**self).has_pending()
     }
 
     fn entry_ids(&self) -> Vec<String> {

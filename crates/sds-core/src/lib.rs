@@ -39,6 +39,7 @@ pub mod limits;
 mod model;
 mod options;
 pub mod order_key;
+mod persistence;
 mod remote;
 mod repair;
 mod store;
@@ -59,6 +60,10 @@ pub use json_value::{
     validate_info_key, validate_info_value,
 };
 pub use options::{Clock, StoreOptions};
+pub use persistence::{
+    BLOB_GRACE_PERIOD, CHECKPOINT_THRESHOLD_BYTES, CheckpointInput, CheckpointOutcome,
+    CheckpointOutput, MemoryDatabase, MemoryPersistence, Persistence,
+};
 pub use store::{EntryMut, EntryRef, RemotePatchOutcome, Store, Subscription};
 pub use value::{
     InlineValue, Value, ValueInput, ValueKind, ValueRef, blob_hash, hash_from_bytes, hash_to_bytes,

@@ -23,6 +23,25 @@ impl<B: Backend> Store<B> {
     /// its precise change set with origin `external` and is followed by the repair pass (a
     /// local transaction).
     pub fn apply_remote_patch(&mut self, patch: &[u8]) -> Result<RemotePatchOutcome> {
+        self.apply_remote_patch_with(patch, true)
+    }
+
+    /// Like [`Store::apply_remote_patch`] but without the repair pass, for replaying a patch
+    /// log: SPEC §13.2 applies every stored patch and then repairs once
+    /// ([`Store::recover_orphans`]), so that a state in the middle of the log never causes
+    /// permanent repair writes.
+    pub fn apply_remote_patch_without_repair(
+        &mut self,
+        patch: &[u8],
+    ) -> Result<RemotePatchOutcome> {
+        self.apply_remote_patch_with(patch, false)
+    }
+
+    fn apply_remote_patch_with(
+        &mut self,
+        patch: &[u8],
+        repair: bool,
+    ) -> Result<RemotePatchOutcome> {
         if self.in_transaction() {
             return Err(Error::invalid_argument(
                 "apply_remote_patch cannot run inside a transaction",
@@ -47,7 +66,9 @@ impl<B: Backend> Store<B> {
         let changed = !changes.is_empty();
         if changed {
             self.deliver(ChangeOrigin::External, &changes);
-            self.repair_after_remote(changed_ids)?;
+            if repair {
+                self.repair_after_remote(changed_ids)?;
+            }
         }
         Ok(RemotePatchOutcome {
             advanced: applied.advanced,

@@ -22,7 +22,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 type ChangeHandler<B> = Box<dyn FnMut(&Store<B>, ChangeOrigin, &ChangeSet) + Send>;
-type CommitHook<B> = Box<dyn FnMut(&Store<B>, &LocalCommit<'_>) + Send>;
+type CommitHook<B> = Box<dyn FnMut(&Store<B>, &LocalCommit<'_>) -> Result<()> + Send>;
 
 enum Handler<B: Backend> {
     Change(ChangeHandler<B>),
@@ -172,6 +172,11 @@ impl<B: Backend> Store<B> {
         &self.backend
     }
 
+    /// Whether the backend holds received data that waits for missing dependencies.
+    pub fn has_pending_data(&self) -> bool {
+        self.backend.has_pending()
+    }
+
     /// The store's options.
     pub fn options(&self) -> &StoreOptions {
         &self.options
@@ -236,6 +241,7 @@ impl<B: Backend> Store<B> {
             return Ok(());
         }
         let patch = self.backend.commit(ops)?;
+        let mut hook_error = None;
         if !patch.is_empty() {
             let commit = LocalCommit {
                 patch: &patch,
@@ -243,13 +249,15 @@ impl<B: Backend> Store<B> {
                 changes: &changes,
             };
             self.dispatch(|store, handler| {
-                if let Handler::Commit(hook) = handler {
-                    hook(store, &commit);
+                if let Handler::Commit(hook) = handler
+                    && let Err(e) = hook(store, &commit)
+                {
+                    hook_error.get_or_insert(e);
                 }
             });
         }
         self.deliver(ChangeOrigin::Internal, &changes);
-        Ok(())
+        hook_error.map_or(Ok(()), Err)
     }
 
     pub(crate) fn deliver(&mut self, origin: ChangeOrigin, changes: &ChangeSet) {
@@ -310,9 +318,13 @@ impl<B: Backend> Store<B> {
 
     /// Registers a hook that receives the patch of every local transaction that wrote to the
     /// document, before the change handlers run. Sync engines use it to persist and send.
+    ///
+    /// A hook error (e.g. a failed durable append) becomes the error of the transaction, after
+    /// the change was committed to the document and delivered: the change exists in memory but
+    /// the caller learns that it was not made durable.
     pub fn on_local_commit(
         &mut self,
-        hook: impl FnMut(&Store<B>, &LocalCommit<'_>) + Send + 'static,
+        hook: impl FnMut(&Store<B>, &LocalCommit<'_>) -> Result<()> + Send + 'static,
     ) -> Subscription {
         self.register(Handler::Commit(Box::new(hook)))
     }

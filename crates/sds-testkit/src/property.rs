@@ -120,6 +120,7 @@ fn make_replica<B: Backend + 'static>(mut store: Store<B>, now: Arc<AtomicU64>) 
             .filter_map(|h| s.value_blob_by_hash(h).map(|b| (h.clone(), b.to_vec())))
             .collect();
         sink.lock().unwrap().push((commit.patch.to_vec(), blobs));
+        Ok(())
     });
     Replica { store, outbox, now }
 }

@@ -345,6 +345,10 @@ impl Backend for YrsBackend {
         self.encode_state(&StateVector::default())
     }
 
+    fn has_pending(&self) -> bool {
+        YrsBackend::has_pending(self)
+    }
+
     fn entry_ids(&self) -> Vec<String> {
         let txn = self.doc.transact();
         self.entries.keys(&txn).map(str::to_owned).collect()
@@ -436,6 +440,8 @@ impl Backend for YrsBackend {
 }
 
 impl NewBackend for YrsBackend {
+    const NAME: &'static str = "yrs";
+
     fn new_empty() -> Self {
         YrsBackend::new()
     }

@@ -31,7 +31,10 @@ impl Replica {
     fn wrap(mut store: YrsStore) -> Self {
         let patches = Arc::new(Mutex::new(Vec::new()));
         let sink = patches.clone();
-        store.on_local_commit(move |_, commit| sink.lock().unwrap().push(commit.patch.to_vec()));
+        store.on_local_commit(move |_, commit| {
+            sink.lock().unwrap().push(commit.patch.to_vec());
+            Ok(())
+        });
         Replica { store, patches }
     }
 

@@ -64,7 +64,10 @@ fn corpus() -> Corpus {
         YrsStore::from_binary(&compress(&base_snapshot), StoreOptions::default()).expect("base");
     let patches = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = patches.clone();
-    store.on_local_commit(move |_, c| sink.lock().unwrap().push(c.patch.to_vec()));
+    store.on_local_commit(move |_, c| {
+        sink.lock().unwrap().push(c.patch.to_vec());
+        Ok(())
+    });
     let item = store
         .new_item_at(Some("text/markdown"), ROOT_ID, Some(1))
         .expect("item");

@@ -129,7 +129,10 @@ pub fn local_commits_carry_patches<B: NewBackend>() {
     let mut b = replica_of(&a);
     let patches = Arc::new(Mutex::new(Vec::<Vec<u8>>::new()));
     let sink = patches.clone();
-    a.on_local_commit(move |_, commit| sink.lock().unwrap().push(commit.patch.to_vec()));
+    a.on_local_commit(move |_, commit| {
+        sink.lock().unwrap().push(commit.patch.to_vec());
+        Ok(())
+    });
     let x = item(&mut a, ROOT_ID, "x");
     a.write_value(&x, "value").unwrap();
     let patches = std::mem::take(&mut *patches.lock().unwrap());

@@ -1,0 +1,460 @@
+//! The engine: restore, the durable local pipeline, remote patches, checkpoints and the
+//! Trash TTL timer. It reads no clock and starts no task: time comes in through
+//! [`Engine::handle_timeout`], and the next deadline is reported by [`Engine::poll_timeout`].
+
+use crate::error::{Result, SyncError};
+use crate::pipeline::{Mode, PendingCommit, Pipeline, SharedPersistence, lock, persistence_error};
+use sds_core::{
+    Backend, CHECKPOINT_THRESHOLD_BYTES, CheckpointInput, CheckpointOutcome, CheckpointOutput,
+    NewBackend, Persistence, RemotePatchOutcome, Store, StoreOptions,
+};
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// Options of an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Options of the store the engine builds.
+    pub store: StoreOptions,
+    /// Bytes of appended patches after which a checkpoint runs (SPEC §11.3: 512 KiB).
+    pub checkpoint_threshold: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            store: StoreOptions::default(),
+            checkpoint_threshold: CHECKPOINT_THRESHOLD_BYTES,
+        }
+    }
+}
+
+/// Something the engine reports to its owner (SPEC §13.9: pipeline failures are reported, they
+/// do not stop the engine).
+#[derive(Debug)]
+pub enum EngineEvent {
+    /// A stored patch could not be decoded during restore and was skipped.
+    PatchSkipped {
+        /// The patch clock.
+        clock: u64,
+        /// Why it was skipped.
+        error: sds_core::Error,
+    },
+    /// Persisting a repair or a received patch failed; the change exists in memory only.
+    PersistenceFailed(sds_core::Error),
+    /// A checkpoint ran.
+    Checkpointed(CheckpointOutcome),
+    /// The Trash TTL timer purged this many expired entries.
+    TrashPurged(usize),
+}
+
+/// A sync engine over a store and an optional persistence provider.
+///
+/// Local transactions go through the store's commit hook: the patch (and the blobs the
+/// transaction wrote) is appended durably before the transaction returns. Received patches are
+/// appended on receipt when they advanced the document. A checkpoint (snapshot + prune) runs
+/// when 512 KiB of patches accumulated and when the engine stops.
+pub struct Engine<B: Backend> {
+    store: Store<B>,
+    pipeline: Arc<Mutex<Pipeline>>,
+    persistence: Option<SharedPersistence>,
+    snapshot_clock: Option<u64>,
+    checkpoint_threshold: usize,
+    events: VecDeque<EngineEvent>,
+    next_trash_check: Option<u64>,
+    peer_id: String,
+    closed: bool,
+}
+
+impl<B: Backend> fmt::Debug for Engine<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("peer_id", &self.peer_id)
+            .field("store", &self.store)
+            .field("snapshot_clock", &self.snapshot_clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: NewBackend> Engine<B> {
+    /// Starts an engine (SPEC §13.2): restores the store from the provider's snapshot and the
+    /// later patches by itself (or creates it), checks the backend marker, runs the repair pass
+    /// once (its change is persisted like any local change) and arms the Trash timer.
+    /// `now_ms` is the current time, the only clock reading the engine gets at start.
+    pub fn start(
+        persistence: Option<Box<dyn Persistence>>,
+        options: EngineOptions,
+        now_ms: u64,
+    ) -> Result<Self> {
+        let shared: Option<SharedPersistence> = persistence.map(|p| Arc::new(Mutex::new(p)));
+        let mut events = VecDeque::new();
+        let restored = match &shared {
+            None => Restored::fresh(Store::<B>::from_scratch(options.store.clone())?),
+            Some(provider) => restore::<B>(&mut **lock(provider), &options.store, &mut events)?,
+        };
+        let Restored {
+            mut store,
+            snapshot_clock,
+            applied_clocks,
+            marker_written,
+            fresh,
+        } = restored;
+
+        let mut pipeline = Pipeline::new(shared.clone(), B::NAME);
+        pipeline.applied_clocks = applied_clocks;
+        pipeline.marker_written = marker_written;
+        let pipeline = Arc::new(Mutex::new(pipeline));
+        install_commit_hook(&mut store, pipeline.clone());
+        if let Some(provider) = &shared {
+            let provider = provider.clone();
+            store.set_value_blob_loader(Some(Box::new(move |hash| {
+                lock(&provider).load_value(hash).ok().flatten()
+            })));
+            if fresh {
+                // A brand-new store: persist its initial document (the well-known items) so
+                // that every later patch builds on the same items after a restart.
+                let initial = store.export_patch(None)?;
+                lock(&pipeline).persist_remote(&initial)?;
+            }
+        }
+        store.recover_orphans()?;
+
+        let next_trash_check = options
+            .store
+            .effective_trash_check_interval()
+            .map(|interval| now_ms.saturating_add(interval.as_millis() as u64));
+        Ok(Engine {
+            store,
+            pipeline,
+            persistence: shared,
+            snapshot_clock,
+            checkpoint_threshold: options.checkpoint_threshold,
+            events,
+            next_trash_check,
+            peer_id: sds_core::new_entry_id(),
+            closed: false,
+        })
+    }
+}
+
+/// What restoring from a provider produced.
+struct Restored<B: Backend> {
+    store: Store<B>,
+    snapshot_clock: Option<u64>,
+    applied_clocks: std::collections::HashSet<u64>,
+    marker_written: bool,
+    /// Nothing was stored: the store was created from scratch.
+    fresh: bool,
+}
+
+impl<B: Backend> Restored<B> {
+    fn fresh(store: Store<B>) -> Self {
+        Restored {
+            store,
+            snapshot_clock: None,
+            applied_clocks: Default::default(),
+            marker_written: false,
+            fresh: true,
+        }
+    }
+}
+
+fn restore<B: NewBackend>(
+    provider: &mut dyn Persistence,
+    options: &StoreOptions,
+    events: &mut VecDeque<EngineEvent>,
+) -> Result<Restored<B>> {
+    let marker = provider.backend()?;
+    let snapshot = provider.load_snapshot()?;
+    let detected = snapshot.as_ref().and_then(|(bytes, _)| {
+        sds_core::gzip::decompress(bytes)
+            .ok()
+            .map(|payload| sds_core::gzip::detect_backend(&payload).to_owned())
+    });
+    if let Some(stored) = marker.clone().or(detected)
+        && stored != B::NAME
+    {
+        return Err(SyncError::BackendMismatch {
+            store_id: provider.store_id().to_owned(),
+            stored,
+            requested: B::NAME.to_owned(),
+        });
+    }
+    let snapshot_clock = snapshot.as_ref().map(|(_, clock)| *clock);
+    let patches = provider.load_patches_since(snapshot_clock.unwrap_or(0))?;
+    let mut store = match &snapshot {
+        Some((bytes, _)) => Store::<B>::from_binary(bytes, options.clone())?,
+        None if patches.is_empty() => {
+            return Ok(Restored {
+                marker_written: marker.is_some(),
+                ..Restored::fresh(Store::<B>::from_scratch(options.clone())?)
+            });
+        }
+        // Only patches: replay them onto an empty document. Creating the well-known items
+        // here would write a second, concurrent version of them.
+        None => Store::with_restored_backend(empty_backend::<B>(options), options.clone())?,
+    };
+    let mut applied_clocks = std::collections::HashSet::new();
+    for (clock, patch) in patches {
+        match store.apply_remote_patch_without_repair(&patch) {
+            Ok(_) => {
+                applied_clocks.insert(clock);
+            }
+            Err(error) => {
+                tracing::warn!(clock, %error, "skipping an undecodable stored patch");
+                events.push_back(EngineEvent::PatchSkipped { clock, error });
+            }
+        }
+    }
+    Ok(Restored {
+        store,
+        snapshot_clock,
+        applied_clocks,
+        marker_written: marker.is_some(),
+        fresh: false,
+    })
+}
+
+fn empty_backend<B: NewBackend>(options: &StoreOptions) -> B {
+    match options.replica_seed {
+        Some(seed) => B::new_seeded(seed),
+        None => B::new_empty(),
+    }
+}
+
+fn install_commit_hook<B: Backend>(store: &mut Store<B>, pipeline: Arc<Mutex<Pipeline>>) {
+    store.on_local_commit(move |store, commit| {
+        // Blobs are read before the pipeline lock: a cache miss would call the loader, which
+        // takes the persistence lock.
+        let blobs = commit
+            .written_blobs
+            .iter()
+            .filter_map(|hash| store.value_blob_by_hash(hash).map(|b| (hash.clone(), b)))
+            .collect();
+        lock(&pipeline).commit(PendingCommit {
+            patch: commit.patch.to_vec(),
+            blobs,
+        })
+    });
+}
+
+impl<B: Backend> Engine<B> {
+    /// The store.
+    pub fn store(&self) -> &Store<B> {
+        &self.store
+    }
+
+    /// The store, for mutations. Local changes are persisted by the commit hook; maintenance
+    /// (a due checkpoint) runs at the next engine call such as [`Engine::transact`].
+    pub fn store_mut(&mut self) -> &mut Store<B> {
+        &mut self.store
+    }
+
+    /// This engine's peer id (a random UUID v4).
+    pub fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+
+    /// Runs `f` as one store transaction; when it returns `Ok`, its change is durable (with
+    /// the default SQLite settings: against a process crash). Then runs a due checkpoint.
+    pub fn transact<T>(
+        &mut self,
+        f: impl FnOnce(&mut Store<B>) -> sds_core::Result<T>,
+    ) -> Result<T> {
+        self.ensure_open()?;
+        let result = self.store.transact(f);
+        self.maintain();
+        Ok(result?)
+    }
+
+    /// Applies a received patch (SPEC §13.4): the store applies it and repairs; if the patch
+    /// advanced the document it is appended to the log before this returns, followed by the
+    /// repair's patch. Undecodable patches are `invalid-data` and change nothing.
+    pub fn apply_remote_patch(&mut self, patch: &[u8]) -> Result<RemotePatchOutcome> {
+        self.ensure_open()?;
+        lock(&self.pipeline).mode = Mode::Defer;
+        let outcome = self.store.apply_remote_patch(patch);
+        let mut pipeline = lock(&self.pipeline);
+        pipeline.mode = Mode::Persist;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // A failing repair may still have committed; persist what was committed.
+                if let Err(persist) = pipeline.flush_deferred() {
+                    self.events
+                        .push_back(EngineEvent::PersistenceFailed(persist));
+                }
+                drop(pipeline);
+                return Err(e.into());
+            }
+        };
+        if outcome.advanced {
+            pipeline.persist_remote(patch)?;
+        }
+        if let Err(e) = pipeline.flush_deferred() {
+            tracing::error!(error = %e, "persisting the repair of a remote patch failed");
+            self.events.push_back(EngineEvent::PersistenceFailed(e));
+        }
+        drop(pipeline);
+        self.maintain();
+        Ok(outcome)
+    }
+
+    /// Runs a checkpoint now when one is due (SPEC §11.3 threshold).
+    pub fn maintain(&mut self) {
+        let due = lock(&self.pipeline).bytes_since_checkpoint >= self.checkpoint_threshold;
+        if due
+            && !self.closed
+            && let Err(e) = self.checkpoint()
+        {
+            tracing::error!(error = %e, "checkpoint failed");
+            self.events
+                .push_back(EngineEvent::PersistenceFailed(match e {
+                    SyncError::Store(e) => e,
+                    other => persistence_error(other.to_string()),
+                }));
+        }
+    }
+
+    /// Writes a snapshot and prunes the log (SPEC §11.3), merging first whatever other
+    /// processes sharing the file wrote. Without persistence this does nothing.
+    pub fn checkpoint(&mut self) -> Result<Option<CheckpointOutcome>> {
+        self.ensure_open()?;
+        let Some(persistence) = self.persistence.clone() else {
+            return Ok(None);
+        };
+        lock(&self.pipeline).mode = Mode::Defer;
+        let applied = lock(&self.pipeline).applied_clocks.clone();
+        let store = &mut self.store;
+        let events = &mut self.events;
+        let result =
+            lock(&persistence).checkpoint(self.snapshot_clock, &mut |input: CheckpointInput| {
+                if let Some(foreign) = input.foreign_snapshot {
+                    // Merge the snapshot another process wrote: its payload is a full-state patch.
+                    match sds_core::gzip::decompress(&foreign)
+                        .and_then(|payload| store.apply_remote_patch_without_repair(&payload))
+                    {
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(%error, "the stored snapshot could not be merged");
+                            events.push_back(EngineEvent::PersistenceFailed(error));
+                        }
+                    }
+                }
+                for (clock, patch) in input.patches.iter().filter(|(c, _)| !applied.contains(c)) {
+                    if let Err(error) = store.apply_remote_patch_without_repair(patch) {
+                        tracing::warn!(clock, %error, "skipping an undecodable stored patch");
+                        events.push_back(EngineEvent::PatchSkipped {
+                            clock: *clock,
+                            error,
+                        });
+                    }
+                }
+                // Foreign changes may violate the invariants; the repair is part of the snapshot.
+                store.recover_orphans()?;
+                Ok(CheckpointOutput {
+                    snapshot: store.as_binary(),
+                    referenced_hashes: store.referenced_value_hashes(),
+                })
+            });
+        let mut pipeline = lock(&self.pipeline);
+        pipeline.mode = Mode::Persist;
+        match result {
+            Ok(outcome) => {
+                // Commits made while merging are in the new snapshot already.
+                pipeline.deferred.clear();
+                pipeline.applied_clocks.clear();
+                pipeline.bytes_since_checkpoint = 0;
+                pipeline.marker_written = true;
+                drop(pipeline);
+                self.snapshot_clock = Some(outcome.snapshot_clock);
+                self.store.trim_blob_cache();
+                self.events.push_back(EngineEvent::Checkpointed(outcome));
+                Ok(Some(outcome))
+            }
+            Err(e) => {
+                // The checkpoint was rolled back: commits made while merging must reach the log.
+                if let Err(persist) = pipeline.flush_deferred() {
+                    self.events
+                        .push_back(EngineEvent::PersistenceFailed(persist));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The next time (ms since the epoch) at which [`Engine::handle_timeout`] has work.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.closed {
+            return None;
+        }
+        self.next_trash_check
+    }
+
+    /// Runs the timers due at `now_ms`: the Trash TTL purge (SPEC §1.7, §5.6).
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if self.closed {
+            return;
+        }
+        if let Some(due) = self.next_trash_check
+            && now_ms >= due
+        {
+            match self.store.purge_expired_trash_entries(None) {
+                Ok(0) => {}
+                Ok(purged) => self.events.push_back(EngineEvent::TrashPurged(purged)),
+                Err(e) => self.events.push_back(EngineEvent::PersistenceFailed(e)),
+            }
+            self.next_trash_check = self
+                .store
+                .options()
+                .effective_trash_check_interval()
+                .map(|interval| now_ms.saturating_add(interval.as_millis() as u64));
+            self.maintain();
+        }
+    }
+
+    /// The next event for the owner, if any.
+    pub fn poll_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop_front()
+    }
+
+    /// Takes the local patches committed since the last call, in order (for the network part).
+    pub fn take_outgoing_patches(&mut self) -> Vec<Vec<u8>> {
+        lock(&self.pipeline).outgoing.drain(..).collect()
+    }
+
+    /// Bytes of patches appended since the last checkpoint.
+    pub fn bytes_since_checkpoint(&self) -> usize {
+        lock(&self.pipeline).bytes_since_checkpoint
+    }
+
+    /// Stops the engine (SPEC §13.8): with persistence it always checkpoints and closes the
+    /// provider. The store stays readable.
+    pub fn stop(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.checkpoint();
+        self.closed = true;
+        self.next_trash_check = None;
+        if let Some(persistence) = &self.persistence {
+            lock(persistence).close()?;
+        }
+        result.map(drop)
+    }
+
+    /// Stops the engine and returns the store.
+    pub fn into_store(mut self) -> Result<Store<B>> {
+        self.stop()?;
+        Ok(self.store)
+    }
+
+    fn ensure_open(&self) -> Result<()> {
+        if self.closed {
+            Err(SyncError::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+}
