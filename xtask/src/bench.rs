@@ -8,7 +8,10 @@ use std::fmt::Write as _;
 use std::process::Command;
 
 /// Implementation pairs: each sds backend next to the raw library it wraps.
-const PAIRS: &[(&str, &str, &str)] = &[("sds-yrs", "raw-yrs", "yrs")];
+const PAIRS: &[(&str, &str, &str)] = &[
+    ("sds-yrs", "raw-yrs", "yrs"),
+    ("sds-loro", "raw-loro", "loro"),
+];
 
 /// Workloads that measure a fixed-size scenario and run once, not per N.
 const FIXED_SIZE: &[&str] = &["append_child_1k", "append_child_100k"];

@@ -3,12 +3,13 @@
 //!
 //! ```text
 //! sds-bench list                       # workload names, one per line
-//! sds-bench run <workload> <impl> <n>  # impl: sds-yrs | raw-yrs
+//! sds-bench run <workload> <impl> <n>  # impl: sds-yrs | raw-yrs | sds-loro | raw-loro
 //! ```
 //!
 //! `run` prints one line of `key=value` pairs: `ms` (time of the measured section), `rss_kb`
 //! (peak resident set of the process), and workload-specific extras such as `bytes`.
 
+mod raw_loro;
 mod raw_yrs;
 mod sds;
 
@@ -30,6 +31,13 @@ pub const WORKLOADS: &[&str] = &[
     "single_change_export",
     "peak_rss_build",
 ];
+
+/// Appends made before measuring the append workloads: the first operations after building a
+/// large container pay one-time costs (the allocator consolidating the freed build
+/// transaction), which is not the marginal cost of a child.
+pub const APPEND_WARMUP: usize = 100;
+/// Appends measured by the append workloads (each in its own transaction).
+pub const APPEND_MEASURED: usize = 1_000;
 
 /// What a workload reports besides its time.
 #[derive(Default)]
@@ -77,6 +85,8 @@ fn main() {
             let result = match *implementation {
                 "sds-yrs" => sds::run(workload, n),
                 "raw-yrs" => raw_yrs::run(workload, n),
+                "sds-loro" => sds::run_generic::<sds_loro::LoroBackend>(workload, n),
+                "raw-loro" => raw_loro::run(workload, n),
                 other => Err(format!("unknown implementation '{other}'")),
             };
             match result {
@@ -94,7 +104,9 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: sds-bench list | sds-bench run <workload> <sds-yrs|raw-yrs> <n>");
+            eprintln!(
+                "usage: sds-bench list | sds-bench run <workload> <sds-yrs|raw-yrs|sds-loro|raw-loro> <n>"
+            );
             std::process::exit(2);
         }
     }

@@ -1,7 +1,7 @@
 //! The same workloads with raw yrs map operations in the JS SDS layout: the floor that sds-yrs
 //! is compared with.
 
-use crate::{Extra, time};
+use crate::{APPEND_MEASURED, APPEND_WARMUP, Extra, time};
 use yrs::updates::decoder::Decode;
 use yrs::{
     Any, Doc, In, Map, MapPrelim, MapRef, OffsetKind, Options, ReadTxn, StateVector, Text,
@@ -212,17 +212,16 @@ pub fn run(workload: &str, n: usize) -> Result<(f64, Extra), String> {
                 100_000
             };
             let (doc, entries, _) = build(size);
-            let more = ids(100);
-            let ms = time(|| {
-                for (i, id) in more.iter().enumerate() {
-                    let mut txn = doc.transact_mut();
-                    entries.insert(&mut txn, id.as_str(), entry(ROOT, &format!("b{i}")));
-                    std::hint::black_box(txn.encode_update_v1());
-                }
-            })
-            .0;
-            // Milliseconds per appended child.
-            ms / 100.0
+            let more = ids(APPEND_WARMUP + APPEND_MEASURED);
+            let append = |(i, id): (usize, &String)| {
+                let mut txn = doc.transact_mut();
+                entries.insert(&mut txn, id.as_str(), entry(ROOT, &format!("b{i}")));
+                std::hint::black_box(txn.encode_update_v1());
+            };
+            more.iter().enumerate().take(APPEND_WARMUP).for_each(append);
+            let ms = time(|| more.iter().enumerate().skip(APPEND_WARMUP).for_each(append)).0;
+            // Milliseconds per appended child, in steady state.
+            ms / APPEND_MEASURED as f64
         }
         "single_change_export" => {
             let (doc, entries, ids) = build(n);

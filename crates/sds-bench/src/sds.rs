@@ -139,11 +139,16 @@ pub fn run_generic<B: NewBackend>(workload: &str, n: usize) -> Result<(f64, Extr
                 100_000
             };
             let (mut store, _) = build::<B>(size)?;
+            (0..crate::APPEND_WARMUP)
+                .try_for_each(|_| store.new_item_at(None, ROOT_ID, None).map(drop))
+                .map_err(err)?;
             let (ms, r) = time(|| {
-                (0..100).try_for_each(|_| store.new_item_at(None, ROOT_ID, None).map(drop))
+                (0..crate::APPEND_MEASURED)
+                    .try_for_each(|_| store.new_item_at(None, ROOT_ID, None).map(drop))
             });
             r.map_err(err)?;
-            ms / 100.0
+            // Milliseconds per appended child, in steady state.
+            ms / crate::APPEND_MEASURED as f64
         }
         "single_change_export" => {
             let (mut store, ids) = build::<B>(n)?;

@@ -14,8 +14,9 @@ use std::io::Write;
 /// The largest integer that JS numbers (f64) represent exactly: 2^53.
 pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
 
-/// Normalises a JSON value: integral numbers with |n| ≤ 2^53 become integers, every other number
-/// becomes the f64 a JS peer would store, and object keys are put in sorted order, recursively.
+/// Normalises a JSON value: every number becomes the f64 a JS peer would store, written as an
+/// integer when it is integral (and below 2^63, so JSON text matches JS: `9007199254740994`, not
+/// `9007199254740994.0`); object keys are put in sorted order, recursively.
 pub fn normalize_json(value: &JsonValue) -> JsonValue {
     match value {
         JsonValue::Number(n) => normalize_number(n),
@@ -51,7 +52,9 @@ pub fn normalize_number(n: &Number) -> JsonValue {
 /// The normalised JSON number for an f64 (`null` for NaN and infinities, which never reach
 /// storage because validation rejects them first).
 pub fn json_number_from_f64(x: f64) -> JsonValue {
-    if x.is_finite() && x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER {
+    // Integral doubles below 2^63 are exactly representable as i64.
+    const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if x.is_finite() && x.fract() == 0.0 && x.abs() < I64_LIMIT {
         JsonValue::Number((x as i64).into())
     } else {
         Number::from_f64(x).map_or(JsonValue::Null, JsonValue::Number)
@@ -135,6 +138,9 @@ mod tests {
             normalize_json(&json!(1_700_000_000_000u64)),
             json!(1_700_000_000_000u64)
         );
+        // Beyond 2^53 a number is the nearest double, still written as an integer like JS does.
+        assert_eq!(normalize_json(&json!(9_007_199_254_740_993u64)), json!(9_007_199_254_740_992u64));
+        assert_eq!(normalize_json(&json!(2f64.powi(60))).to_string(), "1152921504606846976");
         let big = normalize_json(&json!(u64::MAX));
         assert!(big.as_f64().is_some() && big.as_u64().is_none());
         assert_eq!(
