@@ -93,6 +93,9 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
     for workload in &workloads {
         let ns: Vec<usize> = if FIXED_SIZE.contains(&workload.as_str()) {
             vec![0]
+        } else if workload.starts_with("restore_") {
+            // The restore target is stated for the largest store only.
+            sizes.last().copied().into_iter().collect()
         } else {
             sizes.to_vec()
         };
@@ -103,6 +106,20 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
                     let m = measure(&binary, workload, implementation, n, repeats)?;
                     results.insert((workload.clone(), n, (*implementation).to_owned()), m);
                 }
+            }
+        }
+    }
+    // The durable replica (sds-sync over sds-sqlite) has no raw counterpart.
+    let durable = Command::new(&binary)
+        .arg("list-durable")
+        .output()
+        .map_err(|e| format!("cannot run sds-bench: {e}"))?;
+    for workload in String::from_utf8_lossy(&durable.stdout).lines() {
+        for (sds, _, _) in PAIRS {
+            for &n in sizes {
+                eprintln!("--> {workload} {sds} n={n}");
+                let m = measure(&binary, workload, sds, n, repeats)?;
+                results.insert((workload.to_owned(), n, (*sds).to_owned()), m);
             }
         }
     }
@@ -236,6 +253,28 @@ fn to_markdown(
                 );
             }
         }
+        for (workload, note) in [
+            (
+                "restore_10k_label_patches",
+                "open a durable store (snapshot of N items) + 10,000 pending label-edit patches; raw = decode + apply the same updates",
+            ),
+            (
+                "restore_10k_creation_patches",
+                "the same with 10,000 pending patches that each create an entry",
+            ),
+        ] {
+            if let Some(&n) = sizes.last()
+                && let (Some(a), Some(b)) = (get(workload, n, sds), get(workload, n, raw))
+            {
+                let _ = writeln!(
+                    md,
+                    "| {workload} | {n} | {:.2} ms | {:.2} ms | {:.2}× | {note} |",
+                    a.ms,
+                    b.ms,
+                    a.ms / b.ms.max(1e-9)
+                );
+            }
+        }
         let _ = writeln!(md, "\n### Appending to a large flat container ({sds})\n");
         let _ = writeln!(
             md,
@@ -259,6 +298,30 @@ fn to_markdown(
                 "\nThe 100,000th child costs {:.2}× the 1,000th (target: at most 2×).",
                 large.ms / small.ms.max(1e-9)
             );
+        }
+        let _ = writeln!(
+            md,
+            "\n### Durable replica ({sds} over sds-sqlite, synchronous=NORMAL)\n"
+        );
+        let _ = writeln!(
+            md,
+            "| N | durable single-change transactions | batched (100 per transaction) | database bytes per entry |"
+        );
+        let _ = writeln!(md, "|---:|---:|---:|---:|");
+        for &n in sizes {
+            let single = get("durable_tx_single", n, sds);
+            let batched = get("durable_tx_batched", n, sds);
+            let size = get("db_bytes_per_entry", n, sds);
+            if let (Some(single), Some(batched), Some(size)) = (single, batched, size) {
+                let _ = writeln!(
+                    md,
+                    "| {n} | {:.0}/s ({:.3} ms each) | {:.0} changes/s | {} B |",
+                    1000.0 / single.ms.max(1e-9),
+                    single.ms,
+                    1000.0 / batched.ms.max(1e-9),
+                    size.bytes.unwrap_or(0)
+                );
+            }
         }
         let _ = writeln!(md, "\n### Peak RSS ({sds})\n");
         let _ = writeln!(md, "| N | {sds} | raw {lib} | ratio |");

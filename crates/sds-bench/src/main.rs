@@ -9,6 +9,7 @@
 //! `run` prints one line of `key=value` pairs: `ms` (time of the measured section), `rss_kb`
 //! (peak resident set of the process), and workload-specific extras such as `bytes`.
 
+mod durable;
 mod raw_loro;
 mod raw_yrs;
 mod sds;
@@ -30,7 +31,25 @@ pub const WORKLOADS: &[&str] = &[
     "append_child_100k",
     "single_change_export",
     "peak_rss_build",
+    "restore_10k_label_patches",
+    "restore_10k_creation_patches",
 ];
+
+/// Workloads of the durable replica (sds-sync over sds-sqlite); they have no raw counterpart.
+pub const DURABLE_WORKLOADS: &[&str] = &[
+    "durable_tx_single",
+    "durable_tx_batched",
+    "db_bytes_per_entry",
+];
+
+/// Pending patches in the restore workloads.
+pub const RESTORE_PATCHES: usize = 10_000;
+
+/// Workloads that the sds implementations run through the durable replica (SQLite and the
+/// engine) while the raw libraries run them in memory.
+pub fn runs_durably(workload: &str) -> bool {
+    DURABLE_WORKLOADS.contains(&workload) || workload.starts_with("restore_")
+}
 
 /// Appends made before measuring the append workloads: the first operations after building a
 /// large container pay one-time costs (the allocator consolidating the freed build
@@ -77,12 +96,20 @@ fn main() {
                 println!("{w}");
             }
         }
+        ["list-durable"] => {
+            for w in DURABLE_WORKLOADS {
+                println!("{w}");
+            }
+        }
         ["run", workload, implementation, n] => {
             let Ok(n) = n.parse::<usize>() else {
                 eprintln!("sds-bench: n must be a number");
                 std::process::exit(2);
             };
+            let durable = runs_durably(workload);
             let result = match *implementation {
+                "sds-yrs" if durable => durable::run::<sds_yrs::YrsBackend>(workload, n),
+                "sds-loro" if durable => durable::run::<sds_loro::LoroBackend>(workload, n),
                 "sds-yrs" => sds::run(workload, n),
                 "raw-yrs" => raw_yrs::run(workload, n),
                 "sds-loro" => sds::run_generic::<sds_loro::LoroBackend>(workload, n),

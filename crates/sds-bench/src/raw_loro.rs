@@ -32,6 +32,10 @@ fn finish(doc: &LoroDoc, before: &VersionVector) -> usize {
     patch.len()
 }
 
+fn fresh_ids(n: usize) -> Vec<String> {
+    ids(n)
+}
+
 fn ids(n: usize) -> Vec<String> {
     (0..n).map(|_| uuid::Uuid::new_v4().to_string()).collect()
 }
@@ -285,6 +289,56 @@ pub fn run(workload: &str, n: usize) -> Result<(f64, Extra), String> {
                 Ok(doc)
             });
             std::hint::black_box(doc?);
+            ms
+        }
+        "restore_10k_label_patches" | "restore_10k_creation_patches" => {
+            // Each entry with its label in one transaction, as sds builds the store.
+            let doc = LoroDoc::new();
+            let entries = doc.get_map("Entries");
+            let ids = ids(n);
+            let before = doc.oplog_vv();
+            for (i, id) in ids.iter().enumerate() {
+                insert_entry(&entries, id, ROOT, &format!("a{i}"))?;
+                if let Some(text) = label(&entries, id) {
+                    let _ = text.insert_utf16(0, &format!("entry {i}"));
+                }
+            }
+            finish(&doc, &before);
+            let base = snapshot(&doc)?;
+            let more = fresh_ids(crate::RESTORE_PATCHES);
+            let mut patches = Vec::with_capacity(crate::RESTORE_PATCHES);
+            for (i, id) in ids.iter().cycle().take(crate::RESTORE_PATCHES).enumerate() {
+                let before = doc.oplog_vv();
+                if workload == "restore_10k_label_patches" {
+                    // The same minimal splice sds makes (SPEC §7.5).
+                    if let Some(text) = label(&entries, id) {
+                        let old = text.to_string();
+                        if let Some(s) =
+                            sds_core::utf16::minimal_splice(&old, &format!("pending {i}"))
+                        {
+                            let _ = text.delete_utf16(s.index, s.delete);
+                            let _ = text.insert_utf16(s.index, &s.insert);
+                        }
+                    }
+                } else {
+                    insert_entry(&entries, &more[i], ROOT, &format!("b{i}"))?;
+                }
+                doc.commit();
+                patches.push(
+                    doc.export(ExportMode::updates(&before))
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            drop(doc);
+            let (ms, restored) = time(|| {
+                let doc = LoroDoc::new();
+                import(&doc, &base)?;
+                patches.iter().try_for_each(|p| import(&doc, p))?;
+                // Read everything once, as a restore that builds a model does.
+                std::hint::black_box(doc.get_deep_value());
+                Ok::<LoroDoc, String>(doc)
+            });
+            std::hint::black_box(restored?);
             ms
         }
         other => return Err(format!("unknown workload '{other}'")),

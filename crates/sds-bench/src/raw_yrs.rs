@@ -34,6 +34,10 @@ fn finish(txn: yrs::TransactionMut<'_>) {
     std::hint::black_box(txn.encode_update_v1());
 }
 
+fn fresh_ids(n: usize) -> Vec<String> {
+    ids(n)
+}
+
 fn ids(n: usize) -> Vec<String> {
     (0..n).map(|_| uuid::Uuid::new_v4().to_string()).collect()
 }
@@ -252,6 +256,55 @@ pub fn run(workload: &str, n: usize) -> Result<(f64, Extra), String> {
                 doc
             });
             std::hint::black_box(doc);
+            ms
+        }
+        "restore_10k_label_patches" | "restore_10k_creation_patches" => {
+            // Each entry with its label in one transaction, as sds builds the store: the
+            // label blocks sit between the entries' blocks, which is what makes later splits
+            // expensive in yrs (one block vector per client).
+            let doc = new_doc();
+            let entries = doc.get_or_insert_map("Entries");
+            let ids = ids(n);
+            {
+                let mut txn = doc.transact_mut();
+                for (i, id) in ids.iter().enumerate() {
+                    entries.insert(&mut txn, id.as_str(), entry(ROOT, &format!("a{i}")));
+                    if let Some(label) = field::<TextRef>(&txn, &entries, id, "Label") {
+                        label.insert(&mut txn, 0, &format!("entry {i}"));
+                    }
+                }
+                finish(txn);
+            }
+            let snapshot = encode_full(&doc);
+            let more = fresh_ids(crate::RESTORE_PATCHES);
+            let mut patches = Vec::with_capacity(crate::RESTORE_PATCHES);
+            for (i, id) in ids.iter().cycle().take(crate::RESTORE_PATCHES).enumerate() {
+                let mut txn = doc.transact_mut();
+                if workload == "restore_10k_label_patches" {
+                    // The same minimal splice sds makes (SPEC §7.5), so that both sides make
+                    // the same edits.
+                    if let Some(label) = field::<TextRef>(&txn, &entries, id, "Label") {
+                        let old = yrs::GetString::get_string(&label, &txn);
+                        if let Some(s) =
+                            sds_core::utf16::minimal_splice(&old, &format!("pending {i}"))
+                        {
+                            label.remove_range(&mut txn, s.index as u32, s.delete as u32);
+                            label.insert(&mut txn, s.index as u32, &s.insert);
+                        }
+                    }
+                } else {
+                    entries.insert(&mut txn, more[i].as_str(), entry(ROOT, &format!("b{i}")));
+                }
+                patches.push(txn.encode_update_v1());
+            }
+            drop(doc);
+            let (ms, restored) = time(|| {
+                let doc = new_doc();
+                apply(&doc, &snapshot)?;
+                patches.iter().try_for_each(|p| apply(&doc, p))?;
+                Ok::<Doc, String>(doc)
+            });
+            std::hint::black_box(restored?);
             ms
         }
         other => return Err(format!("unknown workload '{other}'")),

@@ -139,8 +139,14 @@ mod tests {
             json!(1_700_000_000_000u64)
         );
         // Beyond 2^53 a number is the nearest double, still written as an integer like JS does.
-        assert_eq!(normalize_json(&json!(9_007_199_254_740_993u64)), json!(9_007_199_254_740_992u64));
-        assert_eq!(normalize_json(&json!(2f64.powi(60))).to_string(), "1152921504606846976");
+        assert_eq!(
+            normalize_json(&json!(9_007_199_254_740_993u64)),
+            json!(9_007_199_254_740_992u64)
+        );
+        assert_eq!(
+            normalize_json(&json!(2f64.powi(60))).to_string(),
+            "1152921504606846976"
+        );
         let big = normalize_json(&json!(u64::MAX));
         assert!(big.as_f64().is_some() && big.as_u64().is_none());
         assert_eq!(

@@ -62,7 +62,7 @@ pub use json_value::{
 pub use options::{Clock, StoreOptions};
 pub use persistence::{
     BLOB_GRACE_PERIOD, CHECKPOINT_THRESHOLD_BYTES, CheckpointInput, CheckpointOutcome,
-    CheckpointOutput, MemoryDatabase, MemoryPersistence, Persistence,
+    CheckpointOutput, MemoryDatabase, MemoryPersistence, Persistence, StoredState,
 };
 pub use store::{EntryMut, EntryRef, RemotePatchOutcome, Store, Subscription};
 pub use value::{

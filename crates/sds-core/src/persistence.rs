@@ -7,8 +7,18 @@
 use crate::error::{Error, ErrorCode, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+/// The snapshot and the patches after it, read from one consistent state of the storage.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredState {
+    /// The snapshot bytes and their clock, if the store has a snapshot.
+    pub snapshot: Option<(Vec<u8>, u64)>,
+    /// Every patch with a clock greater than the snapshot's, ascending.
+    pub patches: Vec<(u64, Vec<u8>)>,
+}
 
 /// What a checkpoint finds in storage, handed to the merge step (SPEC §11.3 steps 1–2).
 #[derive(Debug, Clone, Default)]
@@ -63,11 +73,24 @@ pub trait Persistence: Send {
     /// Every patch with a clock greater than `clock`, ascending, with its clock.
     fn load_patches_since(&mut self, clock: u64) -> Result<Vec<(u64, Vec<u8>)>>;
 
+    /// The snapshot and every later patch, read from one consistent state: another process
+    /// that checkpoints between two separate reads could otherwise prune patches the first
+    /// read's snapshot does not contain. The default reads twice; providers shared between
+    /// processes override it.
+    fn load_state(&mut self) -> Result<StoredState> {
+        let snapshot = self.load_snapshot()?;
+        let since = snapshot.as_ref().map_or(0, |(_, clock)| *clock);
+        let patches = self.load_patches_since(since)?;
+        Ok(StoredState { snapshot, patches })
+    }
+
     /// Stores a patch under the next clock — max(highest patch clock, snapshot clock, 0) + 1,
     /// computed inside the write transaction (SPEC §11.2) — and returns that clock.
     fn append_patch(&mut self, bytes: &[u8]) -> Result<u64>;
 
-    /// Deletes the patches with clock ≤ `up_to`.
+    /// Deletes the patches with clock ≤ `up_to`. Callers prune only up to the clock of a
+    /// snapshot that contains those patches (as `checkpoint` does): pruning beyond it would let
+    /// the clock formula hand out pruned clocks again.
     fn prune_patches(&mut self, up_to: u64) -> Result<usize>;
 
     /// A blob, or `None`.
@@ -202,7 +225,7 @@ impl Persistence for MemoryPersistence {
     fn load_patches_since(&mut self, clock: u64) -> Result<Vec<(u64, Vec<u8>)>> {
         self.rows(|r| {
             r.patches
-                .range(clock + 1..)
+                .range((Bound::Excluded(clock), Bound::Unbounded))
                 .map(|(c, p)| (*c, p.clone()))
                 .collect()
         })
@@ -275,7 +298,7 @@ impl Persistence for MemoryPersistence {
         let base = stored_clock.unwrap_or(0);
         let patches: Vec<(u64, Vec<u8>)> = rows
             .patches
-            .range(base + 1..)
+            .range((Bound::Excluded(base), Bound::Unbounded))
             .map(|(c, p)| (*c, p.clone()))
             .collect();
         let snapshot_clock = patches.last().map_or(base, |(c, _)| *c);
@@ -324,6 +347,9 @@ impl<P: Persistence + ?Sized> Persistence for Box<P> {
     }
     fn load_patches_since(&mut self, clock: u64) -> Result<Vec<(u64, Vec<u8>)>> {
         (**self).load_patches_since(clock)
+    }
+    fn load_state(&mut self) -> Result<StoredState> {
+        (**self).load_state()
     }
     fn append_patch(&mut self, bytes: &[u8]) -> Result<u64> {
         (**self).append_patch(bytes)

@@ -166,7 +166,7 @@ fn restore<B: NewBackend>(
     events: &mut VecDeque<EngineEvent>,
 ) -> Result<Restored<B>> {
     let marker = provider.backend()?;
-    let snapshot = provider.load_snapshot()?;
+    let sds_core::StoredState { snapshot, patches } = provider.load_state()?;
     let detected = snapshot.as_ref().and_then(|(bytes, _)| {
         sds_core::gzip::decompress(bytes)
             .ok()
@@ -182,7 +182,6 @@ fn restore<B: NewBackend>(
         });
     }
     let snapshot_clock = snapshot.as_ref().map(|(_, clock)| *clock);
-    let patches = provider.load_patches_since(snapshot_clock.unwrap_or(0))?;
     let mut store = match &snapshot {
         Some((bytes, _)) => Store::<B>::from_binary(bytes, options.clone())?,
         None if patches.is_empty() => {

@@ -5,7 +5,7 @@
 //!
 //! A backend crate runs everything with one line in an integration test:
 //!
-//! ```ignore
+//! ```text
 //! sds_testkit::conformance_suite!(sds_yrs::YrsBackend);
 //! ```
 //!
@@ -14,6 +14,7 @@
 //! the whole suite by implementing `sds_core::NewBackend`.
 
 pub mod helpers;
+pub mod persistence;
 pub mod property;
 pub mod suite;
 
@@ -143,6 +144,54 @@ macro_rules! conformance_suite {
         #[test]
         fn property_random_replicas_converge() {
             $crate::property::run_property_test::<$backend>();
+        }
+    };
+}
+
+/// Expands the persistence conformance suite (SPEC §18.13) for a provider: the argument is an
+/// expression of a type implementing `sds_testkit::persistence::ProviderFactory`, evaluated
+/// afresh in every test so that each test starts from an empty database.
+///
+/// ```text
+/// sds_testkit::persistence_suite!(sds_testkit::persistence::MemoryFactory::new());
+/// ```
+///
+/// A provider with a known, reported disagreement lists the affected tests; each of them must
+/// keep failing until the provider is fixed (the run fails once one passes):
+///
+/// ```text
+/// sds_testkit::persistence_suite!(MyFactory::new(), known_failures = ["test_name"]);
+/// ```
+#[macro_export]
+macro_rules! persistence_suite {
+    ($factory:expr) => {
+        $crate::persistence_suite!($factory, known_failures = []);
+    };
+    ($factory:expr, known_failures = [$( $known:literal ),* $(,)?]) => {
+        $crate::__persistence_tests! { $factory; [$( $known ),*];
+            store_id_is_reported,
+            snapshot_absent_present_overwritten_and_reopened,
+            patches_empty_single_ascending_filtered_pruned,
+            patches_since_the_largest_clock_are_none,
+            patches_are_kept_across_reopen_and_per_store,
+            empty_and_large_values_round_trip,
+            clocks_are_max_plus_one_also_after_pruning,
+            clocks_follow_a_snapshot_written_elsewhere,
+            two_providers_appending_alternately_never_collide,
+            blobs_absent_present_first_data_kept,
+            blobs_are_scoped_per_store,
+            unreferenced_blobs_are_deleted_after_the_grace_period,
+            checkpoint_deletes_unreferenced_blobs_after_the_grace_period,
+            checkpoint_of_an_empty_store,
+            checkpoint_hands_over_later_patches_and_prunes,
+            checkpoint_keeps_the_stored_clock_when_no_later_patch_exists,
+            checkpoint_hands_over_a_foreign_snapshot_only_when_its_clock_differs,
+            failed_merge_changes_nothing,
+            checkpoints_interleaved_with_another_providers_appends_lose_nothing,
+            checkpoint_excludes_appends_while_merging,
+            concurrent_appends_and_checkpoints_from_two_threads_lose_nothing,
+            backend_marker_is_recorded_per_store,
+            closed_provider_fails_and_data_survives,
         }
     };
 }
