@@ -19,6 +19,10 @@ pub struct EngineOptions {
     pub store: StoreOptions,
     /// Bytes of appended patches after which a checkpoint runs (SPEC §11.3: 512 KiB).
     pub checkpoint_threshold: usize,
+    /// A passive replica never authors changes (SPEC §14.7, the relay server's replicas): a
+    /// new store starts as an empty document (no well-known items), remote patches are not
+    /// followed by the repair pass, and there is no Trash timer.
+    pub passive: bool,
 }
 
 impl Default for EngineOptions {
@@ -26,6 +30,7 @@ impl Default for EngineOptions {
         EngineOptions {
             store: StoreOptions::default(),
             checkpoint_threshold: CHECKPOINT_THRESHOLD_BYTES,
+            passive: false,
         }
     }
 }
@@ -61,6 +66,7 @@ pub struct Engine<B: Backend> {
     persistence: Option<SharedPersistence>,
     snapshot_clock: Option<u64>,
     checkpoint_threshold: usize,
+    passive: bool,
     events: VecDeque<EngineEvent>,
     next_trash_check: Option<u64>,
     peer_id: String,
@@ -90,8 +96,12 @@ impl<B: NewBackend> Engine<B> {
         let shared: Option<SharedPersistence> = persistence.map(|p| Arc::new(Mutex::new(p)));
         let mut events = VecDeque::new();
         let restored = match &shared {
+            None if options.passive => Restored::fresh(Store::with_restored_backend(
+                empty_backend::<B>(&options.store),
+                options.store.clone(),
+            )?),
             None => Restored::fresh(Store::<B>::from_scratch(options.store.clone())?),
-            Some(provider) => restore::<B>(&mut **lock(provider), &options.store, &mut events)?,
+            Some(provider) => restore::<B>(&mut **lock(provider), &options, &mut events)?,
         };
         let Restored {
             mut store,
@@ -111,18 +121,21 @@ impl<B: NewBackend> Engine<B> {
             store.set_value_blob_loader(Some(Box::new(move |hash| {
                 lock(&provider).load_value(hash).ok().flatten()
             })));
-            if fresh {
+            if fresh && !options.passive {
                 // A brand-new store: persist its initial document (the well-known items) so
                 // that every later patch builds on the same items after a restart.
                 let initial = store.export_patch(None)?;
                 lock(&pipeline).persist_remote(&initial)?;
             }
         }
-        store.recover_orphans()?;
+        if !options.passive {
+            store.recover_orphans()?;
+        }
 
         let next_trash_check = options
             .store
             .effective_trash_check_interval()
+            .filter(|_| !options.passive)
             .map(|interval| now_ms.saturating_add(interval.as_millis() as u64));
         Ok(Engine {
             store,
@@ -130,6 +143,7 @@ impl<B: NewBackend> Engine<B> {
             persistence: shared,
             snapshot_clock,
             checkpoint_threshold: options.checkpoint_threshold,
+            passive: options.passive,
             events,
             next_trash_check,
             peer_id: sds_core::new_entry_id(),
@@ -162,9 +176,10 @@ impl<B: Backend> Restored<B> {
 
 fn restore<B: NewBackend>(
     provider: &mut dyn Persistence,
-    options: &StoreOptions,
+    engine_options: &EngineOptions,
     events: &mut VecDeque<EngineEvent>,
 ) -> Result<Restored<B>> {
+    let options = &engine_options.store;
     let marker = provider.backend()?;
     let sds_core::StoredState { snapshot, patches } = provider.load_state()?;
     let detected = snapshot.as_ref().and_then(|(bytes, _)| {
@@ -184,7 +199,7 @@ fn restore<B: NewBackend>(
     let snapshot_clock = snapshot.as_ref().map(|(_, clock)| *clock);
     let mut store = match &snapshot {
         Some((bytes, _)) => Store::<B>::from_binary(bytes, options.clone())?,
-        None if patches.is_empty() => {
+        None if patches.is_empty() && !engine_options.passive => {
             return Ok(Restored {
                 marker_written: marker.is_some(),
                 ..Restored::fresh(Store::<B>::from_scratch(options.clone())?)
@@ -273,7 +288,11 @@ impl<B: Backend> Engine<B> {
     pub fn apply_remote_patch(&mut self, patch: &[u8]) -> Result<RemotePatchOutcome> {
         self.ensure_open()?;
         lock(&self.pipeline).mode = Mode::Defer;
-        let outcome = self.store.apply_remote_patch(patch);
+        let outcome = if self.passive {
+            self.store.apply_remote_patch_without_repair(patch)
+        } else {
+            self.store.apply_remote_patch(patch)
+        };
         let mut pipeline = lock(&self.pipeline);
         pipeline.mode = Mode::Persist;
         let outcome = match outcome {
@@ -327,6 +346,7 @@ impl<B: Backend> Engine<B> {
         let applied = lock(&self.pipeline).applied_clocks.clone();
         let store = &mut self.store;
         let events = &mut self.events;
+        let passive = self.passive;
         let result =
             lock(&persistence).checkpoint(self.snapshot_clock, &mut |input: CheckpointInput| {
                 if let Some(foreign) = input.foreign_snapshot {
@@ -350,8 +370,11 @@ impl<B: Backend> Engine<B> {
                         });
                     }
                 }
-                // Foreign changes may violate the invariants; the repair is part of the snapshot.
-                store.recover_orphans()?;
+                // Foreign changes may violate the invariants; the repair is part of the
+                // snapshot (a passive replica never authors changes: peers repair).
+                if !passive {
+                    store.recover_orphans()?;
+                }
                 Ok(CheckpointOutput {
                     snapshot: store.as_binary(),
                     referenced_hashes: store.referenced_value_hashes(),
@@ -381,6 +404,21 @@ impl<B: Backend> Engine<B> {
                 Err(e.into())
             }
         }
+    }
+
+    /// Stores a received, verified blob in the cache and, with persistence, durably
+    /// (SPEC §13.6, §14.7). Hashes that do not match the bytes are refused (`invalid-data`).
+    pub fn store_received_blob(&mut self, hash: &str, bytes: &[u8]) -> Result<()> {
+        self.store.store_value_blob(hash, bytes)?;
+        if let Some(persistence) = &self.persistence {
+            lock(persistence).save_value(hash, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// A blob from the cache or persistence.
+    pub fn blob(&self, hash: &str) -> Option<Arc<[u8]>> {
+        self.store.value_blob_by_hash(hash)
     }
 
     /// The next time (ms since the epoch) at which [`Engine::handle_timeout`] has work.

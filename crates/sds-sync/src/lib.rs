@@ -36,6 +36,7 @@ pub mod driver;
 mod engine;
 mod error;
 mod pipeline;
+pub mod protocol;
 
 pub use driver::{EngineHandle, EventReceiver};
 pub use engine::{Engine, EngineEvent, EngineOptions};

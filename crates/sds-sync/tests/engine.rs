@@ -411,3 +411,45 @@ async fn the_driver_runs_the_engine_on_its_own_thread() {
     ));
     assert!(start(&db).store().entry(&id).is_some());
 }
+
+#[test]
+fn passive_replicas_never_author_changes() {
+    let db = Db::default();
+    let passive = || EngineOptions {
+        passive: true,
+        ..EngineOptions::default()
+    };
+    let mut replica = Engine::<YrsBackend>::start(Some(provider(&db)), passive(), 0).unwrap();
+    assert_eq!(replica.store().entry_count(), 0, "no well-known items of its own");
+    assert!(patches(&db).is_empty());
+    assert!(replica.poll_timeout().is_none(), "no Trash timer");
+
+    // A peer's document arrives, then an orphan that an active replica would repair.
+    let mut peer = Store::<YrsBackend>::from_scratch(StoreOptions::default()).unwrap();
+    let parent = peer.new_item_at(None, ROOT_ID, None).unwrap();
+    replica.apply_remote_patch(&peer.export_patch(None).unwrap()).unwrap();
+    let cursor = peer.current_cursor();
+    let mut other = Store::<YrsBackend>::from_binary(&peer.as_binary(), StoreOptions::default()).unwrap();
+    peer.delete_entry(&parent).unwrap();
+    peer.purge_entry(&parent).unwrap();
+    let child = other.new_item_at(None, &parent, None).unwrap();
+    replica.apply_remote_patch(&peer.export_patch(Some(&cursor)).unwrap()).unwrap();
+    let before = patches(&db).len();
+    replica.apply_remote_patch(&other.export_patch(Some(&cursor)).unwrap()).unwrap();
+    assert_eq!(patches(&db).len(), before + 1, "the patch only, no repair patch");
+    assert_eq!(
+        replica.store().entry(&child).unwrap().outer_item_id(),
+        Some(parent.as_str()),
+        "left for the peers to repair"
+    );
+    let hash = blob_hash(b"blob");
+    replica.store_received_blob(&hash, b"blob").unwrap();
+    assert_eq!(
+        replica.store_received_blob(&blob_hash(b"x"), b"y").unwrap_err().code(),
+        ErrorCode::InvalidData
+    );
+    replica.stop().unwrap();
+    let again = Engine::<YrsBackend>::start(Some(provider(&db)), passive(), 0).unwrap();
+    assert_eq!(again.store().entry_count(), 4);
+    assert_eq!(&*again.blob(&hash).unwrap(), b"blob");
+}
