@@ -3,6 +3,7 @@
 //! [`Engine::handle_timeout`], and the next deadline is reported by [`Engine::poll_timeout`].
 
 use crate::error::{Result, SyncError};
+use crate::network::{Network, NetworkOptions, PresenceOrigin};
 use crate::pipeline::{Mode, PendingCommit, Pipeline, SharedPersistence, lock, persistence_error};
 use sds_core::{
     Backend, CHECKPOINT_THRESHOLD_BYTES, CheckpointInput, CheckpointOutcome, CheckpointOutput,
@@ -23,6 +24,8 @@ pub struct EngineOptions {
     /// new store starts as an empty document (no well-known items), remote patches are not
     /// followed by the repair pass, and there is no Trash timer.
     pub passive: bool,
+    /// Options of the network part (presence timeout, value size limit, delay seed).
+    pub network: NetworkOptions,
 }
 
 impl Default for EngineOptions {
@@ -31,6 +34,7 @@ impl Default for EngineOptions {
             store: StoreOptions::default(),
             checkpoint_threshold: CHECKPOINT_THRESHOLD_BYTES,
             passive: false,
+            network: NetworkOptions::default(),
         }
     }
 }
@@ -52,6 +56,17 @@ pub enum EngineEvent {
     Checkpointed(CheckpointOutcome),
     /// The Trash TTL timer purged this many expired entries.
     TrashPurged(usize),
+    /// A wanted blob arrived and was verified; `read_value` now returns it (SPEC §13.6).
+    ValueAvailable(String),
+    /// A peer's presence appeared, changed or went away (`state` is `None`), SPEC §13.7.
+    PresenceChanged {
+        /// The peer.
+        peer_id: String,
+        /// Its new state, or `None` when it left or was evicted.
+        state: Option<serde_json::Map<String, serde_json::Value>>,
+        /// Local (`set_presence_to`) or remote.
+        origin: PresenceOrigin,
+    },
 }
 
 /// A sync engine over a store and an optional persistence provider.
@@ -61,15 +76,18 @@ pub enum EngineEvent {
 /// appended on receipt when they advanced the document. A checkpoint (snapshot + prune) runs
 /// when 512 KiB of patches accumulated and when the engine stops.
 pub struct Engine<B: Backend> {
-    store: Store<B>,
-    pipeline: Arc<Mutex<Pipeline>>,
+    pub(crate) store: Store<B>,
+    pub(crate) pipeline: Arc<Mutex<Pipeline>>,
+    pub(crate) net: Network,
+    /// Ids whose change set reported `Value` or `Existence`, for the wanted-blob set.
+    pub(crate) value_changes: Arc<Mutex<Vec<String>>>,
     persistence: Option<SharedPersistence>,
     snapshot_clock: Option<u64>,
     checkpoint_threshold: usize,
     passive: bool,
-    events: VecDeque<EngineEvent>,
+    pub(crate) events: VecDeque<EngineEvent>,
     next_trash_check: Option<u64>,
-    peer_id: String,
+    pub(crate) peer_id: String,
     closed: bool,
 }
 
@@ -137,7 +155,22 @@ impl<B: NewBackend> Engine<B> {
             .effective_trash_check_interval()
             .filter(|_| !options.passive)
             .map(|interval| now_ms.saturating_add(interval.as_millis() as u64));
-        Ok(Engine {
+        let value_changes: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = value_changes.clone();
+        store.on_change_invoke(move |_, _, changes| {
+            let mut sink = lock(&sink);
+            for (id, properties) in changes.iter() {
+                if properties.contains(&sds_core::Property::Value)
+                    || properties.contains(&sds_core::Property::Existence)
+                {
+                    sink.push(id.to_owned());
+                }
+            }
+        });
+        let peer_id = sds_core::new_entry_id();
+        let mut engine = Engine {
+            net: Network::new(&options.network, &peer_id),
+            value_changes,
             store,
             pipeline,
             persistence: shared,
@@ -146,9 +179,13 @@ impl<B: NewBackend> Engine<B> {
             passive: options.passive,
             events,
             next_trash_check,
-            peer_id: sds_core::new_entry_id(),
+            peer_id,
             closed: false,
-        })
+        };
+        if !options.passive {
+            engine.compute_wanted(now_ms);
+        }
+        Ok(engine)
     }
 }
 
@@ -347,22 +384,28 @@ impl<B: Backend> Engine<B> {
         let store = &mut self.store;
         let events = &mut self.events;
         let passive = self.passive;
+        let mut merged: Vec<Vec<u8>> = Vec::new();
         let result =
             lock(&persistence).checkpoint(self.snapshot_clock, &mut |input: CheckpointInput| {
+                // Changes written by other processes are merged like remote patches and also
+                // forwarded to the network afterwards: they may come from an offline process.
+                let mut merge_one = |bytes: &[u8]| -> sds_core::Result<()> {
+                    if store.apply_remote_patch_without_repair(bytes)?.advanced {
+                        merged.push(bytes.to_vec());
+                    }
+                    Ok(())
+                };
                 if let Some(foreign) = input.foreign_snapshot {
-                    // Merge the snapshot another process wrote: its payload is a full-state patch.
-                    match sds_core::gzip::decompress(&foreign)
-                        .and_then(|payload| store.apply_remote_patch_without_repair(&payload))
+                    // The snapshot another process wrote: its payload is a full-state patch.
+                    if let Err(error) =
+                        sds_core::gzip::decompress(&foreign).and_then(|payload| merge_one(&payload))
                     {
-                        Ok(_) => {}
-                        Err(error) => {
-                            tracing::warn!(%error, "the stored snapshot could not be merged");
-                            events.push_back(EngineEvent::PersistenceFailed(error));
-                        }
+                        tracing::warn!(%error, "the stored snapshot could not be merged");
+                        events.push_back(EngineEvent::PersistenceFailed(error));
                     }
                 }
                 for (clock, patch) in input.patches.iter().filter(|(c, _)| !applied.contains(c)) {
-                    if let Err(error) = store.apply_remote_patch_without_repair(patch) {
+                    if let Err(error) = merge_one(patch) {
                         tracing::warn!(clock, %error, "skipping an undecodable stored patch");
                         events.push_back(EngineEvent::PatchSkipped {
                             clock: *clock,
@@ -391,6 +434,7 @@ impl<B: Backend> Engine<B> {
                 pipeline.marker_written = true;
                 drop(pipeline);
                 self.snapshot_clock = Some(outcome.snapshot_clock);
+                self.forward_merged(merged);
                 self.store.trim_blob_cache();
                 self.events.push_back(EngineEvent::Checkpointed(outcome));
                 Ok(Some(outcome))
@@ -404,6 +448,16 @@ impl<B: Backend> Engine<B> {
                 Err(e.into())
             }
         }
+    }
+
+    /// Sends patches merged from storage to the network (or keeps them for the next
+    /// connection).
+    fn forward_merged(&mut self, merged: Vec<Vec<u8>>) {
+        if self.passive {
+            return;
+        }
+        let mut pipeline = lock(&self.pipeline);
+        pipeline.outgoing.extend(merged);
     }
 
     /// Stores a received, verified blob in the cache and, with persistence, durably
@@ -426,14 +480,19 @@ impl<B: Backend> Engine<B> {
         if self.closed {
             return None;
         }
-        self.next_trash_check
+        [self.next_trash_check, self.network_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Runs the timers due at `now_ms`: the Trash TTL purge (SPEC §1.7, §5.6).
+    /// Runs the timers due at `now_ms`: the Trash TTL purge (SPEC §1.7, §5.6) and the
+    /// network timers (delayed answers, blob re-requests, presence heartbeat and eviction).
     pub fn handle_timeout(&mut self, now_ms: u64) {
         if self.closed {
             return;
         }
+        self.network_timeout(now_ms);
         if let Some(due) = self.next_trash_check
             && now_ms >= due
         {
@@ -456,11 +515,6 @@ impl<B: Backend> Engine<B> {
         self.events.pop_front()
     }
 
-    /// Takes the local patches committed since the last call, in order (for the network part).
-    pub fn take_outgoing_patches(&mut self) -> Vec<Vec<u8>> {
-        lock(&self.pipeline).outgoing.drain(..).collect()
-    }
-
     /// Bytes of patches appended since the last checkpoint.
     pub fn bytes_since_checkpoint(&self) -> usize {
         lock(&self.pipeline).bytes_since_checkpoint
@@ -472,6 +526,8 @@ impl<B: Backend> Engine<B> {
         if self.closed {
             return Ok(());
         }
+        // PRESENCE_LEAVE goes out with the last frames the driver sends (SPEC §13.7).
+        self.leave();
         let result = self.checkpoint();
         self.closed = true;
         self.next_trash_check = None;

@@ -35,9 +35,13 @@
 pub mod driver;
 mod engine;
 mod error;
+mod network;
 mod pipeline;
 pub mod protocol;
 
 pub use driver::{EngineHandle, EventReceiver};
 pub use engine::{Engine, EngineEvent, EngineOptions};
 pub use error::{Result, SyncError};
+pub use network::{
+    DEFAULT_PRESENCE_TIMEOUT_MS, NetworkOptions, PeerPresence, PresenceOrigin, VALUE_REREQUEST_MS,
+};

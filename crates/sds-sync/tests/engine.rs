@@ -377,7 +377,16 @@ fn engines_without_persistence_work_in_memory() {
     let id = engine
         .transact(|s| s.new_item_at(None, ROOT_ID, None))
         .unwrap();
-    assert_eq!(engine.take_outgoing_patches().len(), 1);
+    // Before the first connection nothing queues up: the connection uploads the full state.
+    engine.on_connected(0);
+    let frames: Vec<_> = std::iter::from_fn(|| engine.poll_transmit(0)).collect();
+    assert!(matches!(
+        frames.as_slice(),
+        [
+            sds_sync::protocol::Frame::Patch(_),
+            sds_sync::protocol::Frame::SyncRequest(_)
+        ]
+    ));
     assert!(engine.checkpoint().unwrap().is_none());
     let store = engine.into_store().unwrap();
     assert!(store.entry(&id).is_some());
@@ -420,23 +429,38 @@ fn passive_replicas_never_author_changes() {
         ..EngineOptions::default()
     };
     let mut replica = Engine::<YrsBackend>::start(Some(provider(&db)), passive(), 0).unwrap();
-    assert_eq!(replica.store().entry_count(), 0, "no well-known items of its own");
+    assert_eq!(
+        replica.store().entry_count(),
+        0,
+        "no well-known items of its own"
+    );
     assert!(patches(&db).is_empty());
     assert!(replica.poll_timeout().is_none(), "no Trash timer");
 
     // A peer's document arrives, then an orphan that an active replica would repair.
     let mut peer = Store::<YrsBackend>::from_scratch(StoreOptions::default()).unwrap();
     let parent = peer.new_item_at(None, ROOT_ID, None).unwrap();
-    replica.apply_remote_patch(&peer.export_patch(None).unwrap()).unwrap();
+    replica
+        .apply_remote_patch(&peer.export_patch(None).unwrap())
+        .unwrap();
     let cursor = peer.current_cursor();
-    let mut other = Store::<YrsBackend>::from_binary(&peer.as_binary(), StoreOptions::default()).unwrap();
+    let mut other =
+        Store::<YrsBackend>::from_binary(&peer.as_binary(), StoreOptions::default()).unwrap();
     peer.delete_entry(&parent).unwrap();
     peer.purge_entry(&parent).unwrap();
     let child = other.new_item_at(None, &parent, None).unwrap();
-    replica.apply_remote_patch(&peer.export_patch(Some(&cursor)).unwrap()).unwrap();
+    replica
+        .apply_remote_patch(&peer.export_patch(Some(&cursor)).unwrap())
+        .unwrap();
     let before = patches(&db).len();
-    replica.apply_remote_patch(&other.export_patch(Some(&cursor)).unwrap()).unwrap();
-    assert_eq!(patches(&db).len(), before + 1, "the patch only, no repair patch");
+    replica
+        .apply_remote_patch(&other.export_patch(Some(&cursor)).unwrap())
+        .unwrap();
+    assert_eq!(
+        patches(&db).len(),
+        before + 1,
+        "the patch only, no repair patch"
+    );
     assert_eq!(
         replica.store().entry(&child).unwrap().outer_item_id(),
         Some(parent.as_str()),
@@ -445,7 +469,10 @@ fn passive_replicas_never_author_changes() {
     let hash = blob_hash(b"blob");
     replica.store_received_blob(&hash, b"blob").unwrap();
     assert_eq!(
-        replica.store_received_blob(&blob_hash(b"x"), b"y").unwrap_err().code(),
+        replica
+            .store_received_blob(&blob_hash(b"x"), b"y")
+            .unwrap_err()
+            .code(),
         ErrorCode::InvalidData
     );
     replica.stop().unwrap();
