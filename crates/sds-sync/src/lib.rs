@@ -38,10 +38,15 @@ mod error;
 mod network;
 mod pipeline;
 pub mod protocol;
+pub mod transport;
 
-pub use driver::{EngineHandle, EventReceiver};
+pub use driver::{DriverEvent, EngineHandle, EventReceiver};
 pub use engine::{Engine, EngineEvent, EngineOptions};
 pub use error::{Result, SyncError};
 pub use network::{
     DEFAULT_PRESENCE_TIMEOUT_MS, NetworkOptions, PeerPresence, PresenceOrigin, VALUE_REREQUEST_MS,
+};
+pub use transport::{
+    Backoff, ConnectOptions, ConnectionState, MemoryProvider, MemoryRelay, NetworkProvider,
+    TransportEvent,
 };

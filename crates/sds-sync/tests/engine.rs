@@ -416,7 +416,7 @@ async fn the_driver_runs_the_engine_on_its_own_thread() {
     handle.stop().await.unwrap();
     assert!(matches!(
         events.recv().await,
-        Some(EngineEvent::Checkpointed(_))
+        Some(sds_sync::DriverEvent::Engine(EngineEvent::Checkpointed(_)))
     ));
     assert!(start(&db).store().entry(&id).is_some());
 }
