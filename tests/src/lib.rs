@@ -18,6 +18,7 @@ pub fn engine_options(checkpoint_threshold: usize) -> EngineOptions {
             ..StoreOptions::default()
         },
         checkpoint_threshold,
+        ..EngineOptions::default()
     }
 }
 

@@ -340,6 +340,14 @@ fn parse_entry(value: &JsonValue, code: ErrorCode, path: &str) -> Result<ImportE
     })
 }
 
+/// Checks an entry JSON (a value or a JSON string) the way [`Store::new_entry_from_json_at`]
+/// does before it imports anything — shape, `Kind`, the limits of SPEC §1 and base64 values —
+/// without importing it. Tools use it to refuse a whole input before importing any part of it.
+pub fn validate_entry_json(json: &JsonValue) -> Result<()> {
+    let json = json_input(json, ErrorCode::InvalidArgument)?;
+    parse_entry(&json, ErrorCode::InvalidArgument, "entry").map(drop)
+}
+
 fn parse_value_ref(value: &JsonValue) -> Option<ValueRef> {
     let obj = value.as_object()?;
     let hash = obj.get("Hash")?.as_str()?.to_owned();
@@ -666,4 +674,36 @@ fn check_ids_for_from_json(root: &ImportEntry) -> Result<()> {
         stack.extend(entry.children.iter().map(|c| (c, depth + 1)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn validate_entry_json_checks_without_importing() {
+        let good = json!({
+            "Kind": "item",
+            "Label": "x",
+            "innerEntries": [{"Kind": "link", "TargetId": "t"}]
+        });
+        assert!(validate_entry_json(&good).is_ok());
+        assert!(validate_entry_json(&JsonValue::String(good.to_string())).is_ok());
+        let code = |v: JsonValue| validate_entry_json(&v).unwrap_err().code();
+        assert_eq!(code(json!({"Kind": "thing"})), ErrorCode::InvalidArgument);
+        assert_eq!(code(json!([1])), ErrorCode::InvalidArgument);
+        assert_eq!(
+            code(json!({"Kind": "item", "ValueKind": "binary", "Value": "!!"})),
+            ErrorCode::InvalidData
+        );
+        assert_eq!(
+            code(json!({"Kind": "item", "Label": "x".repeat(MAX_LABEL_LENGTH + 1)})),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            code(json!({"Kind": "item", "innerEntries": [{"Kind": "link"}]})),
+            ErrorCode::InvalidArgument
+        );
+    }
 }

@@ -361,9 +361,7 @@ impl<B: Backend> Worker<B> {
                 if let Some(reply) = self.pending_connect.take() {
                     let _ = reply.send(Err(Error::new(ErrorCode::AuthFailed, message).into()));
                 }
-                let _ = self
-                    .events
-                    .send(DriverEvent::Connection(ConnectionState::Disconnected));
+                // The provider reports its own `Disconnected` state next.
                 let _ = self.events.send(DriverEvent::AuthFailed { code, reason });
             }
             TransportEvent::Message(bytes) => self.engine.on_message(&bytes, now),

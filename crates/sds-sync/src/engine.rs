@@ -379,6 +379,10 @@ impl<B: Backend> Engine<B> {
         let Some(persistence) = self.persistence.clone() else {
             return Ok(None);
         };
+        if let Some(outcome) = self.unchanged_checkpoint(&persistence)? {
+            self.events.push_back(EngineEvent::Checkpointed(outcome));
+            return Ok(Some(outcome));
+        }
         lock(&self.pipeline).mode = Mode::Defer;
         let applied = lock(&self.pipeline).applied_clocks.clone();
         let store = &mut self.store;
@@ -448,6 +452,46 @@ impl<B: Backend> Engine<B> {
                 Err(e.into())
             }
         }
+    }
+
+    /// A checkpoint with nothing to merge and nothing to write: the stored snapshot is the
+    /// one this engine restored or wrote last, this engine appended and applied no patch since,
+    /// and the log holds none after it. Steps 1–4 of SPEC §11.3 would then only encode the
+    /// same document again (seconds for a large store, on every short-lived process such as a
+    /// CLI command); only the blob collection (step 5) is left to do. Returns `None` when a
+    /// full checkpoint is needed. A patch another process appends after this check stays in
+    /// the log for the next checkpoint, so skipping loses nothing.
+    fn unchanged_checkpoint(
+        &mut self,
+        persistence: &SharedPersistence,
+    ) -> Result<Option<CheckpointOutcome>> {
+        let Some(clock) = self.snapshot_clock else {
+            return Ok(None);
+        };
+        {
+            let pipeline = lock(&self.pipeline);
+            if pipeline.bytes_since_checkpoint != 0
+                || !pipeline.applied_clocks.is_empty()
+                || !pipeline.deferred.is_empty()
+            {
+                return Ok(None);
+            }
+        }
+        let mut provider = lock(persistence);
+        if !provider.load_patches_since(clock)?.is_empty()
+            || provider.load_snapshot()?.map(|(_, stored)| stored) != Some(clock)
+        {
+            return Ok(None);
+        }
+        let deleted_blobs = provider.delete_unreferenced_values(
+            &self.store.referenced_value_hashes(),
+            sds_core::BLOB_GRACE_PERIOD,
+        )?;
+        Ok(Some(CheckpointOutcome {
+            snapshot_clock: clock,
+            pruned_patches: 0,
+            deleted_blobs,
+        }))
     }
 
     /// Sends patches merged from storage to the network (or keeps them for the next

@@ -480,3 +480,59 @@ fn passive_replicas_never_author_changes() {
     assert_eq!(again.store().entry_count(), 4);
     assert_eq!(&*again.blob(&hash).unwrap(), b"blob");
 }
+
+#[test]
+fn a_checkpoint_without_changes_keeps_the_stored_snapshot() {
+    let db = Db::default();
+    let mut engine = start(&db);
+    let id = engine
+        .transact(|store| store.new_item_at(None, ROOT_ID, None))
+        .unwrap();
+    engine.stop().unwrap();
+    let clock = snapshot_clock(&db).unwrap();
+
+    // A restart that changes nothing: the stop must not rewrite the snapshot. To see whether
+    // it does, the stored bytes are replaced by another valid snapshot under the same clock.
+    let mut engine = start(&db);
+    let marker = Store::<YrsBackend>::from_scratch(StoreOptions::default())
+        .unwrap()
+        .as_binary();
+    MemoryPersistence::shared("store", db.clone())
+        .save_snapshot(&marker, clock)
+        .unwrap();
+    engine.stop().unwrap();
+    let stored = MemoryPersistence::shared("store", db.clone())
+        .load_snapshot()
+        .unwrap();
+    assert_eq!(stored, Some((marker, clock)));
+
+    // A change, or a patch appended by another process, makes the stop write a snapshot.
+    let mut provider = MemoryPersistence::shared("store", db.clone());
+    provider
+        .save_snapshot(&stored_bytes_of(&id), clock)
+        .unwrap();
+    let mut engine = start(&db);
+    let mut other = start(&db);
+    other
+        .transact(|store| store.set_label(&id, "from another process"))
+        .unwrap();
+    drop(other);
+    engine.stop().unwrap();
+    assert!(snapshot_clock(&db).unwrap() > clock);
+    assert!(patches(&db).is_empty());
+    let again = start(&db);
+    assert_eq!(
+        again.store().entry(&id).unwrap().label(),
+        "from another process"
+    );
+}
+
+/// A snapshot holding one item with this id (the store of the test above, rebuilt).
+fn stored_bytes_of(id: &str) -> Vec<u8> {
+    let json = serde_json::json!({"Kind": "item", "Id": ROOT_ID, "innerEntries": [
+        {"Kind": "item", "Id": id}
+    ]});
+    Store::<YrsBackend>::from_json(&json, StoreOptions::default())
+        .unwrap()
+        .as_binary()
+}
