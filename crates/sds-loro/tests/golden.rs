@@ -3,14 +3,15 @@
 //! layout with raw loro and against the loro-crdt view recorded in `report-sds-written.json`.
 
 use loro::{Container, LoroDoc, LoroMap, LoroValue, ValueOrContainer};
-use sds_core::gzip::compress;
-use sds_core::{Backend, LOST_AND_FOUND_ID, StoreOptions, gzip};
+use sds_core::{Backend, LOST_AND_FOUND_ID};
 use sds_loro::{LoroBackend, LoroStore};
+use sds_testkit::golden::{LayoutCheck, LayoutTypes, report_entries, store_json};
 use serde_json::Value as JsonValue;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 mod common;
+
+use common::loro_fixtures;
 
 /// The purged (tombstoned) item of the fixture and the purged link to it.
 const PURGED_ITEM: &str = "10000000-0000-4000-8000-00000000000b";
@@ -18,47 +19,39 @@ const PURGED_LINK: &str = "10000000-0000-4000-8000-00000000000c";
 /// Purged by patch 0007.
 const PURGED_BY_PATCH: &str = "10000000-0000-4000-8000-00000000000a";
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/loro")
-}
-
-fn read(name: &str) -> Vec<u8> {
-    let path = fixtures().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn read_json(name: &str) -> JsonValue {
-    serde_json::from_slice(&read(name)).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
-}
-
-fn store_json(store: &LoroStore) -> JsonValue {
-    serde_json::from_str(&store.as_json().to_json_string()).expect("store JSON parses")
-}
-
 fn load_snapshot() -> LoroStore {
-    let snapshot = read("snapshot.bin");
-    assert!(snapshot.starts_with(b"loro"));
-    LoroStore::from_binary(&compress(&snapshot), StoreOptions::default())
-        .expect("the loro-crdt snapshot loads")
+    let fixtures = loro_fixtures();
+    assert!(fixtures.read("snapshot.bin").starts_with(b"loro"));
+    fixtures.load_snapshot()
 }
 
-fn patch_files() -> Vec<String> {
-    let patches = read_json("patches.json");
-    let files: Vec<String> = patches
-        .as_array()
-        .expect("patches.json is a list")
-        .iter()
-        .map(|p| p["file"].as_str().expect("file name").to_owned())
-        .collect();
-    assert_eq!(files.len(), 8);
-    files
-}
+/// The types of the SPEC §9.1 layout as raw loro shows them (see [`shape`]).
+const LORO_TYPES: LayoutTypes = LayoutTypes {
+    string: "String",
+    text: "LoroText",
+    map: "LoroMap",
+    binary: "Binary",
+    value_ref: "String",
+};
+
+/// The same types as loro-crdt reports them (`verify.mjs`).
+const LORO_CRDT_REPORT_TYPES: LayoutTypes = LayoutTypes {
+    string: "string",
+    text: "container Text",
+    map: "container Map",
+    binary: "Uint8Array",
+    value_ref: "string",
+};
 
 #[test]
 fn loro_snapshot_and_patches_read_as_expected() {
+    let fixtures = loro_fixtures();
     let mut store = load_snapshot();
     store.check_consistency().expect("consistent after loading");
-    assert_eq!(store_json(&store), read_json("expected-snapshot.json"));
+    assert_eq!(
+        store_json(&store),
+        fixtures.read_json("expected-snapshot.json")
+    );
 
     // The tombstones are absent, and the purged link is not live, so the repair pass that
     // follows a restore creates no placeholder for its purged target.
@@ -72,45 +65,26 @@ fn loro_snapshot_and_patches_read_as_expected() {
     store.recover_orphans().expect("repair");
     assert!(store.entry(PURGED_ITEM).is_none(), "no placeholder");
     assert_eq!(store.inner_entry_ids(LOST_AND_FOUND_ID).len(), 0);
-    assert_eq!(store_json(&store), read_json("expected-snapshot.json"));
+    assert_eq!(
+        store_json(&store),
+        fixtures.read_json("expected-snapshot.json")
+    );
 
-    for file in patch_files() {
-        let outcome = store
-            .apply_remote_patch(&read(&file))
-            .unwrap_or_else(|e| panic!("{file} does not apply: {e}"));
-        assert!(outcome.advanced, "{file} advanced the document");
-        assert!(outcome.changed, "{file} changed the tree");
-        store
-            .check_consistency()
-            .unwrap_or_else(|e| panic!("inconsistent after {file}: {e}"));
-    }
-    assert_eq!(store_json(&store), read_json("expected-after-patches.json"));
+    fixtures.apply_patches_as_expected(&mut store);
     assert!(store.entry(PURGED_BY_PATCH).is_none());
-
-    // Re-applying every patch changes nothing.
-    for file in patch_files() {
-        let outcome = store.apply_remote_patch(&read(&file)).expect("re-applies");
-        assert!(
-            !outcome.advanced && !outcome.changed,
-            "{file} applied twice"
-        );
-    }
     assert!(!store.backend().has_pending());
 }
 
 #[test]
 fn loro_patches_in_reverse_order_are_held_and_converge() {
+    let fixtures = loro_fixtures();
     let mut store = load_snapshot();
-    let files = patch_files();
-    for (n, file) in files.iter().enumerate().rev() {
-        let outcome = store.apply_remote_patch(&read(file)).expect("applies");
+    fixtures.apply_patches_in_reverse(&mut store, |n, file, outcome, store| {
         // Every patch but the first depends on the one before it: loro holds it as pending.
         assert!(outcome.advanced, "{file}: new pending data is progress");
         assert_eq!(outcome.changed, n == 0, "{file}");
         assert_eq!(store.backend().has_pending(), n > 0, "{file}");
-        store.check_consistency().expect("consistent");
-    }
-    assert_eq!(store_json(&store), read_json("expected-after-patches.json"));
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,7 +161,7 @@ fn sds_written_documents_have_the_spec_layout_in_raw_loro() {
         built.store.entry_count() + 2,
         "every entry and the two tombstones"
     );
-    let mut seen_kinds = std::collections::BTreeSet::new();
+    let mut layout = LayoutCheck::new(LORO_TYPES);
     let mut tombstones = Vec::new();
     for id in &ids {
         let Some(ValueOrContainer::Container(Container::Map(entry))) = entries.get(id) else {
@@ -199,33 +173,12 @@ fn sds_written_documents_have_the_spec_layout_in_raw_loro() {
             assert_eq!(string_field(&fields, "OrderKey"), "", "{id}: tombstone key");
             tombstones.push(id.clone());
         }
-        let mut expected: Vec<(&str, &str)> = vec![
-            ("Kind", "String"),
-            ("outerItemId", "String"),
-            ("OrderKey", "String"),
-            ("Label", "LoroText"),
-            ("Info", "LoroMap"),
-        ];
-        if kind == "link" {
-            expected.push(("TargetId", "String"));
-        } else {
-            assert_eq!(kind, "item", "{id}");
-            expected.push(("MIMEType", "String"));
-            expected.push(("ValueKind", "String"));
-            let value_kind = string_field(&fields, "ValueKind");
-            seen_kinds.insert(value_kind.clone());
-            match value_kind.as_str() {
-                "literal" => expected.push(("literalValue", "LoroText")),
-                "binary" => expected.push(("binaryValue", "Binary")),
-                "literal-reference" | "binary-reference" => expected.push(("ValueRef", "String")),
-                _ => {}
-            }
-        }
-        let mut actual: Vec<(&str, &str)> =
-            fields.iter().map(|(k, v)| (k.as_str(), shape(v))).collect();
-        actual.sort();
-        expected.sort();
-        assert_eq!(actual, expected, "{id}: fields and their types");
+        let value_kind = match kind.as_str() {
+            "link" => String::new(),
+            _ => string_field(&fields, "ValueKind"),
+        };
+        let actual = fields.iter().map(|(k, v)| (k.as_str(), shape(v))).collect();
+        layout.entry(id, &kind, &value_kind, actual);
 
         if let Some(ValueOrContainer::Container(Container::Map(info))) = fields.get("Info") {
             info.for_each(|key, value| {
@@ -252,15 +205,7 @@ fn sds_written_documents_have_the_spec_layout_in_raw_loro() {
     let mut purged = vec![built.purged_item.clone(), built.purged_link.clone()];
     purged.sort();
     assert_eq!(tombstones, purged, "purge writes tombstones");
-    for kind in [
-        "none",
-        "literal",
-        "binary",
-        "literal-reference",
-        "binary-reference",
-    ] {
-        assert!(seen_kinds.contains(kind), "the document has a {kind} item");
-    }
+    layout.finish();
 
     // Spot checks of values.
     let entry = |id: &str| match entries.get(id) {
@@ -349,25 +294,9 @@ fn numbers_as_f64(value: &JsonValue) -> JsonValue {
 
 #[test]
 fn sds_written_fixture_reads_the_same_in_sds_loro_and_loro_crdt() {
-    let bytes = read("sds-written.bin");
-    let payload = gzip::decompress(&bytes).expect("sds-written.bin is an as_binary() file");
-    assert_eq!(gzip::detect_backend(&payload), "loro");
-    let store = LoroStore::from_binary(&bytes, StoreOptions::default()).expect("loads");
-    store.check_consistency().expect("consistent");
-
-    let report = read_json("report-sds-written.json");
-    assert!(
-        report
-            .get("notes")
-            .and_then(|n| n.as_array())
-            .is_none_or(|notes| {
-                notes
-                    .iter()
-                    .all(|n| n.as_str().is_some_and(|s| s.ends_with("gunzipped")))
-            }),
-        "loro-crdt integrated everything: {:?}",
-        report.get("notes")
-    );
+    let fixtures = loro_fixtures();
+    let store = fixtures.load_sds_written::<LoroBackend>();
+    let report = fixtures.sds_written_report("loro-crdt");
     assert_eq!(
         numbers_as_f64(&store_json(&store)),
         numbers_as_f64(&report["expected"]),
@@ -375,25 +304,15 @@ fn sds_written_fixture_reads_the_same_in_sds_loro_and_loro_crdt() {
     );
 
     // And loro-crdt saw the SPEC §9 runtime types, tombstones included.
-    let entries = report["report"]["entries"].as_object().expect("entries");
+    let entries = report_entries(&report, &LORO_CRDT_REPORT_TYPES);
     let tombstones = entries
         .iter()
         .filter(|(id, e)| *id != sds_core::ROOT_ID && e["value"]["outerItemId"]["value"] == "")
         .count();
     assert_eq!(tombstones, 2, "the purged item and link are tombstones");
     assert_eq!(entries.len(), store.entry_count() + tombstones);
-    for (id, entry) in entries {
-        assert_eq!(entry["type"], "container Map", "{id}");
+    for (id, entry) in &entries {
         let fields = entry["value"].as_object().expect("fields");
-        for (key, field) in fields {
-            let expected = match key.as_str() {
-                "Label" | "literalValue" => "container Text",
-                "Info" => "container Map",
-                "binaryValue" => "Uint8Array",
-                _ => "string",
-            };
-            assert_eq!(field["type"], expected, "{id}.{key}");
-        }
         if let Some(info) = fields.get("Info") {
             for (key, value) in info["value"].as_object().expect("Info fields") {
                 assert!(

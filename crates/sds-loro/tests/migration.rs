@@ -8,6 +8,7 @@
 
 use sds_core::{Clock, LOST_AND_FOUND_ID, NewBackend, ROOT_ID, Store, StoreOptions, TRASH_ID};
 use sds_loro::LoroBackend;
+use sds_testkit::property::{SeededRng, seed_from_env_var};
 use sds_yrs::YrsBackend;
 use serde_json::{Value as JsonValue, json};
 
@@ -138,36 +139,7 @@ fn entry_binaries_import_across_backends() {
 // Generated stores
 // ---------------------------------------------------------------------------------------------
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        if items.is_empty() {
-            None
-        } else {
-            Some(&items[self.below(items.len())])
-        }
-    }
-}
-
-fn random_text(rng: &mut Rng, max: usize) -> String {
+fn random_text(rng: &mut SeededRng, max: usize) -> String {
     const PIECES: &[&str] = &["a", "b", " ", "é", "😀", "xyz", "\u{FF21}", "0", "\n", "\""];
     (0..rng.below(max + 1))
         .map(|_| *rng.pick(PIECES).unwrap())
@@ -175,14 +147,14 @@ fn random_text(rng: &mut Rng, max: usize) -> String {
 }
 
 /// A JSON value of any type, nested a little.
-fn random_json(rng: &mut Rng, depth: usize) -> JsonValue {
+fn random_json(rng: &mut SeededRng, depth: usize) -> JsonValue {
     match rng.below(if depth == 0 { 10 } else { 8 }) {
         0 => JsonValue::Null,
         1 => json!(rng.below(2) == 0),
         2 => json!(rng.below(1000) as i64 - 500),
-        3 => json!((rng.next() % (1 << 53)) as f64 + 0.25),
-        4 => json!(rng.next() >> rng.below(64)),
-        5 => json!(-((rng.next() >> 12) as i64)),
+        3 => json!((rng.next_u64() % (1 << 53)) as f64 + 0.25),
+        4 => json!(rng.next_u64() >> rng.below(64)),
+        5 => json!(-((rng.next_u64() >> 12) as i64)),
         6 => json!(random_text(rng, 12)),
         7 => json!(1e-7 * rng.below(100) as f64),
         8 => JsonValue::Array(
@@ -214,7 +186,7 @@ fn options(seed: u64) -> StoreOptions {
 
 /// A store built by random operations: nested items, links, Info of every JSON type, literal,
 /// binary and reference values, MIME types, trashed, purged and lost-and-found entries.
-fn generate<B: NewBackend>(rng: &mut Rng, seed: u64) -> Store<B> {
+fn generate<B: NewBackend>(rng: &mut SeededRng, seed: u64) -> Store<B> {
     let mut store = Store::<B>::from_scratch(options(seed)).expect("store");
     let mut items: Vec<String> = vec![ROOT_ID.to_owned(), LOST_AND_FOUND_ID.to_owned()];
     let mut entries: Vec<String> = Vec::new();
@@ -274,22 +246,9 @@ fn generate<B: NewBackend>(rng: &mut Rng, seed: u64) -> Store<B> {
     store
 }
 
-fn seed_from_env() -> u64 {
-    let seed = std::env::var("SDS_MIGRATION_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    eprintln!("migration seed = {seed} (rerun with SDS_MIGRATION_SEED={seed})");
-    seed
-}
-
 #[test]
 fn generated_stores_migrate_both_ways() {
-    let base = seed_from_env();
+    let base = seed_from_env_var("SDS_MIGRATION_SEED");
     let cases: u64 = std::env::var("SDS_MIGRATION_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -307,7 +266,7 @@ fn generated_stores_migrate_both_ways() {
     let mut seen = vec![0usize; features.len()];
     for case in 0..cases {
         let seed = base.wrapping_add(case);
-        let mut rng = Rng(seed);
+        let mut rng = SeededRng::new(seed);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let json = if case % 2 == 0 {
                 let store = generate::<YrsBackend>(&mut rng, seed);

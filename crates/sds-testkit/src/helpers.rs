@@ -1,8 +1,8 @@
-//! Small helpers shared by the suite, the property test and backend-specific tests.
+//! Small helpers shared by the suites, the property test and backend-specific tests.
 
 use sds_core::{
-    Backend, ChangeOrigin, ChangeSet, Clock, EntryKind, LOST_AND_FOUND_ID, NewBackend, ROOT_ID,
-    Store, StoreOptions, TRASH_ID,
+    Backend, ChangeOrigin, ChangeSet, Clock, EntryData, EntryKind, LOST_AND_FOUND_ID, NewBackend,
+    ROOT_ID, Store, StoreOptions, TRASH_ID, Touched,
 };
 use serde_json::Value as JsonValue;
 use std::sync::atomic::AtomicU64;
@@ -194,4 +194,91 @@ pub fn foreign_patch<B: NewBackend>(store: &Store<B>, ops: Vec<sds_core::Op>) ->
 /// Shorthand for an `Arc<str>` id.
 pub fn arc(id: &str) -> Arc<str> {
     Arc::from(id)
+}
+
+/// A store whose local patches are recorded, one per outermost transaction, as a peer would
+/// receive them.
+pub struct Replica<B: Backend> {
+    /// The store.
+    pub store: Store<B>,
+    patches: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl<B: NewBackend> Replica<B> {
+    /// A fresh store with default options.
+    pub fn from_scratch() -> Self {
+        Replica::wrap(new_store())
+    }
+
+    /// A store restored from `as_binary()` output, with default options.
+    pub fn from_binary(bytes: &[u8]) -> Self {
+        Replica::wrap(Store::from_binary(bytes, StoreOptions::default()).expect("from_binary"))
+    }
+}
+
+impl<B: Backend> Replica<B> {
+    /// Starts recording the local patches of `store`.
+    pub fn wrap(mut store: Store<B>) -> Self {
+        let patches = Arc::new(Mutex::new(Vec::new()));
+        let sink = patches.clone();
+        store.on_local_commit(move |_, commit| {
+            sink.lock().unwrap().push(commit.patch.to_vec());
+            Ok(())
+        });
+        Replica { store, patches }
+    }
+
+    /// The patches of the local transactions since the last call.
+    pub fn take_patches(&self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut *self.patches.lock().unwrap())
+    }
+
+    /// The one patch of the last local transaction (there must be exactly one since the last
+    /// call).
+    pub fn last_patch(&self) -> Vec<u8> {
+        let mut patches = self.take_patches();
+        assert_eq!(patches.len(), 1, "exactly one local transaction");
+        patches.pop().unwrap()
+    }
+}
+
+/// `Touched::Ids` of exactly these ids.
+pub fn touched_ids(ids: &[&str]) -> Touched {
+    Touched::Ids(ids.iter().map(|id| id.to_string()).collect())
+}
+
+/// Everything a rejected patch must leave as it was, read through the `Backend` trait: the
+/// cursor, the whole history (the patch a replica with an empty document needs), whether
+/// data is pending, and every live entry.
+///
+/// Snapshot bytes are no measure on every backend: loro encodes the same document
+/// differently once it has decoded its lazily loaded state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentState {
+    cursor: Vec<u8>,
+    history: Vec<u8>,
+    pending: bool,
+    entries: Vec<(String, EntryData)>,
+}
+
+impl DocumentState {
+    /// Reads the state of `backend`.
+    pub fn of<B: NewBackend>(backend: &B) -> Self {
+        let empty = B::new_empty().current_cursor();
+        let mut entries = backend.read_all();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        DocumentState {
+            cursor: backend.current_cursor(),
+            history: backend
+                .export_patch(Some(&empty))
+                .expect("a backend exports its own history"),
+            pending: backend.has_pending(),
+            entries,
+        }
+    }
+}
+
+/// A whole number from the environment variable `name`, if it is set and parses.
+pub fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|s| s.trim().parse().ok())
 }

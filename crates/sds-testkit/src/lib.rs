@@ -12,7 +12,21 @@
 //! The macro expands to one `#[test]` per behaviour, grouped in modules named after the SPEC
 //! sections, each calling the generic test function with the backend type. A new backend gets
 //! the whole suite by implementing `sds_core::NewBackend`.
+//!
+//! The backend-level suite ([`backend_suite`]: the `Backend` trait itself, patches, cursors,
+//! snapshots, touched ids, malformed input) is expanded the same way:
+//!
+//! ```text
+//! sds_testkit::backend_suite!(sds_yrs::YrsBackend);
+//! ```
+//!
+//! [`every_field`] builds a store with every field of the document layout, and [`golden`]
+//! reads the fixtures that JavaScript implementations wrote, for a backend crate's own
+//! layout tests.
 
+pub mod backend_suite;
+pub mod every_field;
+pub mod golden;
 pub mod helpers;
 pub mod persistence;
 pub mod property;
@@ -25,7 +39,7 @@ pub use helpers::*;
 #[macro_export]
 macro_rules! conformance_suite {
     ($backend:ty) => {
-        $crate::__conformance_modules! { $backend;
+        $crate::__suite_modules! { suite; $backend; ();
             construction {
                 from_scratch_has_exactly_the_well_known_items,
                 binary_snapshot_round_trips,
@@ -196,10 +210,77 @@ macro_rules! persistence_suite {
     };
 }
 
+/// Expands the backend-level suite ([`backend_suite`]) for a backend type implementing
+/// `sds_core::NewBackend`, in a module `backend_suite`.
+///
+/// A backend whose blobs carry a checksum, or whose CRDT library survives only some seeds of
+/// the malformed-input fuzzing, says how to fuzz it (see
+/// [`backend_suite::malformed::Fuzzing`]):
+///
+/// ```text
+/// sds_testkit::backend_suite!(sds_loro::LoroBackend, fuzzing = common::FUZZING);
+/// ```
+#[macro_export]
+macro_rules! backend_suite {
+    ($backend:ty) => {
+        $crate::backend_suite!(
+            $backend,
+            fuzzing = $crate::backend_suite::malformed::Fuzzing::DEFAULT
+        );
+    };
+    ($backend:ty, fuzzing = $fuzzing:expr) => {
+        mod backend_suite {
+            #[allow(unused_imports)]
+            use super::*;
+
+            const FUZZING: $crate::backend_suite::malformed::Fuzzing = $fuzzing;
+
+            $crate::__suite_modules! { backend_suite; $backend; ();
+                patches {
+                    a_one_label_commit_is_small_in_a_store_of_a_thousand_entries,
+                    commit_without_ops_or_changes_returns_an_empty_patch,
+                    applying_the_same_patch_twice_advances_only_once,
+                    out_of_order_patches_are_pending_until_their_dependencies_arrive,
+                    export_patch_from_a_cursor_brings_that_replica_up_to_date,
+                    two_stores_created_independently_converge,
+                    a_full_patch_into_an_empty_backend_reads_everything,
+                    the_deepest_allowed_info_value_travels,
+                    shuffled_and_duplicated_patches_converge,
+                }
+                errors {
+                    undecodable_cursors_are_invalid_data,
+                    undecodable_snapshots_are_invalid_data,
+                    undecodable_patches_are_invalid_data_and_change_nothing,
+                }
+                touched {
+                    touched_ids_are_precise,
+                    writes_to_a_replaced_entry_map_touch_nothing_and_show_nothing,
+                }
+                fields {
+                    ops_write_what_read_entry_reads_back,
+                    text_offsets_are_utf16_units,
+                }
+            }
+            $crate::__suite_modules! { backend_suite; $backend; (FUZZING);
+                malformed {
+                    malformed_input_is_rejected_or_harmless,
+                    garbage_snapshots_through_the_store_are_invalid_data,
+                }
+            }
+        }
+    };
+}
+
+/// One module of `#[test]`s per module of a suite (`$root`, a module of this crate), each
+/// calling the generic function of the same name with the backend type and the arguments
+/// `$args` (in parentheses).
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __conformance_modules {
-    ($backend:ty; $( $module:ident { $( $test:ident ),* $(,)? } )*) => {
+macro_rules! __suite_modules {
+    (
+        $root:ident; $backend:ty; $args:tt;
+        $( $module:ident { $( $test:ident ),* $(,)? } )*
+    ) => {
         $(
             mod $module {
                 #[allow(unused_imports)]
@@ -207,7 +288,7 @@ macro_rules! __conformance_modules {
                 $(
                     #[test]
                     fn $test() {
-                        $crate::suite::$module::$test::<$backend>();
+                        $crate::$root::$module::$test::<$backend> $args;
                     }
                 )*
             }

@@ -61,15 +61,18 @@ impl SeededRng {
 
 /// The base seed: `SDS_TEST_SEED` or one from the clock. Printed so a failure can be rerun.
 pub fn seed_from_env() -> u64 {
-    let seed = std::env::var("SDS_TEST_SEED")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    eprintln!("seed = {seed} (rerun with SDS_TEST_SEED={seed})");
+    seed_from_env_var("SDS_TEST_SEED")
+}
+
+/// A seed from the environment variable `name`, or one from the clock. Printed so a failure
+/// can be rerun.
+pub fn seed_from_env_var(name: &str) -> u64 {
+    let seed = crate::helpers::env_number(name).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    eprintln!("seed = {seed} (rerun with {name}={seed})");
     seed
 }
 

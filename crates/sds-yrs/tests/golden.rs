@@ -2,80 +2,50 @@
 //! read by sds-yrs, and documents written by sds-yrs checked against the SPEC §9 layout with
 //! raw yrs and against the Y.js view recorded in `report-sds-written.json`.
 
-use sds_core::gzip::compress;
-use sds_core::{StoreOptions, gzip};
-use sds_yrs::YrsStore;
-use serde_json::Value as JsonValue;
-use std::path::{Path, PathBuf};
+use sds_testkit::golden::{LayoutCheck, LayoutTypes, report_entries, store_json};
+use sds_yrs::{YrsBackend, YrsStore};
 use yrs::updates::decoder::Decode;
 use yrs::{Any, Doc, GetString, Map, Number, Out, ReadTxn, Transact, Update};
 
 mod common;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yjs")
-}
+use common::yjs_fixtures;
 
-fn read(name: &str) -> Vec<u8> {
-    let path = fixtures().join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
+/// The Y.js types of the SPEC §9.1 layout, as raw yrs shows them (see [`shape`]).
+const YRS_TYPES: LayoutTypes = LayoutTypes {
+    string: "string",
+    text: "Y.Text",
+    map: "Y.Map",
+    binary: "buffer",
+    value_ref: "any-map",
+};
 
-fn read_json(name: &str) -> JsonValue {
-    serde_json::from_slice(&read(name)).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
-}
-
-fn store_json(store: &YrsStore) -> JsonValue {
-    serde_json::from_str(&store.as_json().to_json_string()).expect("store JSON parses")
-}
+/// The same types as Y.js reports them (`verify.mjs`).
+const YJS_REPORT_TYPES: LayoutTypes = LayoutTypes {
+    string: "string",
+    text: "Y.Text",
+    map: "Y.Map",
+    binary: "Uint8Array",
+    value_ref: "object",
+};
 
 #[test]
 fn yjs_snapshot_and_patches_read_as_expected() {
-    let snapshot = read("snapshot.bin");
-    let mut store = YrsStore::from_binary(&compress(&snapshot), StoreOptions::default())
-        .expect("the Y.js snapshot loads");
+    let fixtures = yjs_fixtures();
+    let mut store: YrsStore = fixtures.load_snapshot();
     store.check_consistency().expect("consistent after loading");
-    assert_eq!(store_json(&store), read_json("expected-snapshot.json"));
-
-    let patches = read_json("patches.json");
-    let patches = patches.as_array().expect("patches.json is a list");
-    assert_eq!(patches.len(), 8);
-    for patch in patches {
-        let file = patch["file"].as_str().expect("file name");
-        let outcome = store
-            .apply_remote_patch(&read(file))
-            .unwrap_or_else(|e| panic!("{file} does not apply: {e}"));
-        assert!(outcome.advanced, "{file} advanced the document");
-        assert!(outcome.changed, "{file} changed the tree");
-        store
-            .check_consistency()
-            .unwrap_or_else(|e| panic!("inconsistent after {file}: {e}"));
-    }
-    assert_eq!(store_json(&store), read_json("expected-after-patches.json"));
-
-    // Re-applying every patch changes nothing.
-    for patch in patches {
-        let file = patch["file"].as_str().expect("file name");
-        let outcome = store.apply_remote_patch(&read(file)).expect("re-applies");
-        assert!(
-            !outcome.advanced && !outcome.changed,
-            "{file} applied twice"
-        );
-    }
+    assert_eq!(
+        store_json(&store),
+        fixtures.read_json("expected-snapshot.json")
+    );
+    fixtures.apply_patches_as_expected(&mut store);
 }
 
 #[test]
 fn yjs_patches_in_reverse_order_converge_to_the_same_tree() {
-    let mut store =
-        YrsStore::from_binary(&compress(&read("snapshot.bin")), StoreOptions::default())
-            .expect("the Y.js snapshot loads");
-    for n in (1..=8).rev() {
-        store
-            .apply_remote_patch(&read(&format!("patches/{n:04}.bin")))
-            .expect("applies");
-        store.check_consistency().expect("consistent");
-    }
-    assert_eq!(store_json(&store), read_json("expected-after-patches.json"));
+    let fixtures = yjs_fixtures();
+    let mut store: YrsStore = fixtures.load_snapshot();
+    fixtures.apply_patches_in_reverse(&mut store, |_, _, _, _| {});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +96,7 @@ fn sds_written_documents_have_the_spec_layout_in_raw_yrs() {
 
     let ids: Vec<String> = entries.keys(&txn).map(str::to_owned).collect();
     assert_eq!(ids.len(), built.store.entry_count(), "every entry, no more");
-    let mut seen_kinds = std::collections::BTreeSet::new();
+    let mut layout = LayoutCheck::new(YRS_TYPES);
     for id in &ids {
         let Some(Out::YMap(entry)) = entries.get(&txn, id) else {
             panic!("{id}: entry is not a Y.Map");
@@ -137,39 +107,13 @@ fn sds_written_documents_have_the_spec_layout_in_raw_yrs() {
             Some(Out::Any(Any::String(s))) => s.to_string(),
             other => panic!("{id}: Kind is {other:?}"),
         };
-        let mut expected: Vec<(&str, &str)> = vec![
-            ("Kind", "string"),
-            ("outerItemId", "string"),
-            ("OrderKey", "string"),
-            ("Label", "Y.Text"),
-            ("Info", "Y.Map"),
-        ];
-        if kind == "link" {
-            expected.push(("TargetId", "string"));
-        } else {
-            assert_eq!(kind, "item", "{id}");
-            expected.push(("MIMEType", "string"));
-            expected.push(("ValueKind", "string"));
-            match fields.get("ValueKind") {
-                Some(Out::Any(Any::String(vk))) => {
-                    seen_kinds.insert(vk.to_string());
-                    match vk.as_ref() {
-                        "literal" => expected.push(("literalValue", "Y.Text")),
-                        "binary" => expected.push(("binaryValue", "buffer")),
-                        "literal-reference" | "binary-reference" => {
-                            expected.push(("ValueRef", "any-map"))
-                        }
-                        _ => {}
-                    }
-                }
-                other => panic!("{id}: ValueKind is {other:?}"),
-            }
-        }
-        let mut actual: Vec<(&str, &str)> =
-            fields.iter().map(|(k, v)| (k.as_str(), shape(v))).collect();
-        actual.sort();
-        expected.sort();
-        assert_eq!(actual, expected, "{id}: fields and their types");
+        let value_kind = match fields.get("ValueKind") {
+            Some(Out::Any(Any::String(vk))) => vk.to_string(),
+            None if kind == "link" => String::new(),
+            other => panic!("{id}: ValueKind is {other:?}"),
+        };
+        let actual = fields.iter().map(|(k, v)| (k.as_str(), shape(v))).collect();
+        layout.entry(id, &kind, &value_kind, actual);
 
         if let Some(Out::YMap(info)) = fields.get("Info") {
             for (key, value) in info.iter(&txn) {
@@ -192,9 +136,7 @@ fn sds_written_documents_have_the_spec_layout_in_raw_yrs() {
             );
         }
     }
-    for kind in ["none", "literal", "binary", "literal-reference"] {
-        assert!(seen_kinds.contains(kind), "the document has a {kind} item");
-    }
+    layout.finish();
 
     // Spot checks of values.
     let entry = |id: &str| match entries.get(&txn, id) {
@@ -248,25 +190,9 @@ fn sds_written_documents_have_the_spec_layout_in_raw_yrs() {
 
 #[test]
 fn sds_written_fixture_reads_the_same_in_sds_yrs_and_yjs() {
-    let bytes = read("sds-written.bin");
-    let payload = gzip::decompress(&bytes).expect("sds-written.bin is an as_binary() file");
-    assert_eq!(gzip::detect_backend(&payload), "yrs");
-    let store = YrsStore::from_binary(&bytes, StoreOptions::default()).expect("loads");
-    store.check_consistency().expect("consistent");
-
-    let report = read_json("report-sds-written.json");
-    assert!(
-        report
-            .get("notes")
-            .and_then(|n| n.as_array())
-            .is_none_or(|notes| {
-                notes
-                    .iter()
-                    .all(|n| n.as_str().is_some_and(|s| s.ends_with("gunzipped")))
-            }),
-        "Y.js integrated everything: {:?}",
-        report.get("notes")
-    );
+    let fixtures = yjs_fixtures();
+    let store = fixtures.load_sds_written::<YrsBackend>();
+    let report = fixtures.sds_written_report("Y.js");
     assert_eq!(
         store_json(&store),
         report["expected"],
@@ -274,21 +200,10 @@ fn sds_written_fixture_reads_the_same_in_sds_yrs_and_yjs() {
     );
 
     // And Y.js saw the SPEC §9 runtime types.
-    let entries = report["report"]["entries"].as_object().expect("entries");
+    let entries = report_entries(&report, &YJS_REPORT_TYPES);
     assert_eq!(entries.len(), store.entry_count());
-    for (id, entry) in entries {
-        assert_eq!(entry["type"], "Y.Map", "{id}");
+    for (id, entry) in &entries {
         let fields = entry["value"].as_object().expect("fields");
-        for (key, field) in fields {
-            let expected = match key.as_str() {
-                "Label" | "literalValue" => "Y.Text",
-                "Info" => "Y.Map",
-                "binaryValue" => "Uint8Array",
-                "ValueRef" => "object",
-                _ => "string",
-            };
-            assert_eq!(field["type"], expected, "{id}.{key}");
-        }
         if let Some(info) = fields.get("Info") {
             for (key, value) in info["value"].as_object().expect("Info fields") {
                 assert_ne!(value["type"], "bigint", "{id}.Info.{key}");

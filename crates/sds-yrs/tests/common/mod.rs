@@ -1,126 +1,22 @@
-//! Shared by the integration tests and the `write_fixture` example: a store that uses every
-//! field of the SPEC §9 layout.
+//! Shared by the integration tests and the `write_fixture` example: the store of
+//! `sds_testkit::every_field`, which uses every field of the SPEC §9 layout, on yrs.
 
-#![allow(dead_code)] // Each test binary uses a different part of this module.
+#![allow(dead_code, unused_imports)] // Each test binary uses a different part of this module.
 
-use sds_core::{Clock, ROOT_ID, StoreOptions};
-use sds_yrs::YrsStore;
-use serde_json::json;
+pub use sds_testkit::every_field::{
+    EMOJI_LABEL, EveryFieldStore, LITERAL_SIZE_LIMIT, NOW_MS, options,
+};
+use sds_yrs::YrsBackend;
 
-/// The manual clock's time: what `_trashedAt` holds.
-pub const NOW_MS: u64 = 1_700_000_000_000;
-
-/// A label outside the Basic Multilingual Plane (two UTF-16 units per emoji).
-pub const EMOJI_LABEL: &str = "😀 emoji label 🎉";
-
-/// Texts longer than this become `literal-reference` values.
-pub const LITERAL_SIZE_LIMIT: usize = 32;
-
-/// The store and the ids of its interesting entries.
-pub struct EveryFieldStore {
-    pub store: YrsStore,
-    pub folder: String,
-    pub emoji_item: String,
-    pub literal_item: String,
-    pub json_item: String,
-    pub binary_item: String,
-    pub reference_item: String,
-    pub link: String,
-    pub trashed_item: String,
+/// The yrs fixtures written by the real Y.js (see `tests/fixtures/yjs/README.md`).
+pub fn yjs_fixtures() -> sds_testkit::golden::JsFixtures {
+    sds_testkit::golden::JsFixtures::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yjs"),
+    )
 }
 
-/// Options with a small literal size limit and a fixed clock.
-pub fn options() -> StoreOptions {
-    StoreOptions {
-        literal_size_limit: LITERAL_SIZE_LIMIT,
-        clock: Clock::from_fn(|| NOW_MS),
-        ..StoreOptions::default()
-    }
-}
-
-/// Builds a store with labels (emoji), Info of every JSON type, literal, binary and
-/// literal-reference values, a non-default MIME type, a nested item, a link and a trashed entry.
-pub fn build_every_field_store() -> EveryFieldStore {
-    let mut store = YrsStore::from_scratch(options()).expect("store");
-    let folder = store.new_item_at(None, ROOT_ID, None).expect("folder");
-    store.set_label(&folder, "folder").expect("label");
-
-    let emoji_item = store.new_item_at(None, &folder, None).expect("item");
-    store.set_label(&emoji_item, EMOJI_LABEL).expect("label");
-    let info = [
-        ("integer", json!(42)),
-        ("float", json!(3.5)),
-        ("tenth", json!(0.1)),
-        ("negative", json!(-7)),
-        ("large", json!(1_700_000_000_000u64)),
-        ("string", json!("some text ✓")),
-        ("true", json!(true)),
-        ("false", json!(false)),
-        ("null", json!(null)),
-        ("array", json!([1, "two", [3], {"four": 4.25}])),
-        ("object", json!({"b": {"c": "d"}, "a": 1})),
-    ];
-    for (key, value) in info {
-        store.set_info(&emoji_item, key, value).expect("info");
-    }
-
-    let literal_item = store.new_item_at(None, ROOT_ID, None).expect("item");
-    store.set_label(&literal_item, "greeting").expect("label");
-    store
-        .write_value(&literal_item, "Hello, 🌍!")
-        .expect("literal");
-
-    let json_item = store
-        .new_item_at(Some("application/json"), ROOT_ID, None)
-        .expect("item");
-    store.set_label(&json_item, "config.json").expect("label");
-    store
-        .write_value(&json_item, r#"{"enabled":true}"#)
-        .expect("literal");
-
-    let binary_item = store
-        .new_item_at(Some("application/octet-stream"), ROOT_ID, None)
-        .expect("item");
-    store.set_label(&binary_item, "ten bytes").expect("label");
-    store
-        .write_value(&binary_item, (0u8..10).collect::<Vec<u8>>())
-        .expect("binary");
-
-    let reference_item = store.new_item_at(None, ROOT_ID, None).expect("item");
-    store
-        .set_label(&reference_item, "long text")
-        .expect("label");
-    store
-        .write_value(
-            &reference_item,
-            "This text is longer than the literal size limit, so it lives in a blob.",
-        )
-        .expect("reference");
-
-    let link = store
-        .new_link_at(&literal_item, &folder, Some(0))
-        .expect("link");
-    store.set_label(&link, "link to greeting").expect("label");
-    store
-        .set_info(&link, "purpose", json!("shortcut"))
-        .expect("info");
-
-    let trashed_item = store.new_item_at(None, ROOT_ID, None).expect("item");
-    store
-        .set_label(&trashed_item, "trashed item")
-        .expect("label");
-    store.delete_entry(&trashed_item).expect("delete");
-
-    store.check_consistency().expect("consistent");
-    EveryFieldStore {
-        store,
-        folder,
-        emoji_item,
-        literal_item,
-        json_item,
-        binary_item,
-        reference_item,
-        link,
-        trashed_item,
-    }
+/// Builds the store with every field (labels with emoji, Info of every JSON type, every kind
+/// of value, a link, trashed, lost and purged entries) on yrs.
+pub fn build_every_field_store() -> EveryFieldStore<YrsBackend> {
+    sds_testkit::every_field::build_every_field_store()
 }
