@@ -2,6 +2,8 @@
 //! implementation in its own process (median of several runs), and writes
 //! `target/bench/results.json` and `docs/BENCHMARKS.md`. `--cli` runs only the CLI section
 //! (whole `sds` processes on a 100,000-entry store) and prints its table.
+//! `--server` runs only the server section (`sds-server` under load: idle connections, fan-out,
+//! latency, catch-up) and prints its table.
 
 use crate::{run, workspace_root};
 use std::collections::BTreeMap;
@@ -66,6 +68,18 @@ fn measure(
 
 pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--server") {
+        // Only the server section: printed, and kept in target/bench/server.{md,json}.
+        let results = server::benchmarks(quick)?;
+        let markdown = server::markdown(&results);
+        let out_dir = workspace_root().join("target/bench");
+        std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+        std::fs::write(out_dir.join("server.json"), server::to_json(&results))
+            .map_err(|e| e.to_string())?;
+        std::fs::write(out_dir.join("server.md"), &markdown).map_err(|e| e.to_string())?;
+        println!("{markdown}");
+        return Ok(());
+    }
     if args.iter().any(|a| a == "--cli") {
         // Only the CLI section: printed, and kept in target/bench/cli.md.
         let mut results = BTreeMap::new();
@@ -137,10 +151,17 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
         }
     }
     cli_benchmarks(quick, &mut results)?;
+    let server_results = server::benchmarks(quick)?;
     let out_dir = workspace_root().join("target/bench");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     std::fs::write(out_dir.join("results.json"), to_json(&results)).map_err(|e| e.to_string())?;
-    let markdown = to_markdown(&results, sizes, quick);
+    std::fs::write(
+        out_dir.join("server.json"),
+        server::to_json(&server_results),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut markdown = to_markdown(&results, sizes, quick);
+    markdown.push_str(&server::markdown(&server_results));
     if quick {
         println!("{markdown}");
     } else {
@@ -187,6 +208,16 @@ fn commit() -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
+}
+
+/// Milliseconds for the table: microseconds below one millisecond, so that small figures keep
+/// their precision.
+fn duration(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{:.1} µs", ms * 1000.0)
+    } else {
+        format!("{ms:.2} ms")
+    }
 }
 
 fn to_markdown(
@@ -260,9 +291,9 @@ fn to_markdown(
                 };
                 let _ = writeln!(
                     md,
-                    "| {workload} | {n} | {:.2} ms | {:.2} ms | {:.2}× | {note}{bytes} |",
-                    a.ms,
-                    b.ms,
+                    "| {workload} | {n} | {} | {} | {:.2}× | {note}{bytes} |",
+                    duration(a.ms),
+                    duration(b.ms),
                     a.ms / b.ms.max(1e-9)
                 );
             }
@@ -282,9 +313,9 @@ fn to_markdown(
             {
                 let _ = writeln!(
                     md,
-                    "| {workload} | {n} | {:.2} ms | {:.2} ms | {:.2}× | {note} |",
-                    a.ms,
-                    b.ms,
+                    "| {workload} | {n} | {} | {} | {:.2}× | {note} |",
+                    duration(a.ms),
+                    duration(b.ms),
                     a.ms / b.ms.max(1e-9)
                 );
             }
@@ -550,4 +581,219 @@ fn cli_markdown(md: &mut String, results: &BTreeMap<(String, usize, String), Mea
         );
     }
     let _ = writeln!(md);
+}
+
+/// The server section (issue 6): a release `sds-server` and its load generator
+/// (`crates/sds-server/examples/load.rs`) in separate processes on 127.0.0.1. Each scenario
+/// starts its own server and prints one line of `key=value` results.
+mod server {
+    use crate::{run, workspace_root};
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    use std::process::Command;
+
+    /// One scenario's results, by key.
+    pub(super) type Results = Vec<BTreeMap<String, String>>;
+
+    pub(super) fn benchmarks(quick: bool) -> Result<Results, String> {
+        run(
+            "build sds-server and its load generator",
+            "cargo",
+            &[
+                "build",
+                "--release",
+                "-p",
+                "sds-server",
+                "--bin",
+                "sds-server",
+                "--example",
+                "load",
+            ],
+            &[],
+        )?;
+        let root = workspace_root();
+        let server = root.join("target/release/sds-server");
+        let load = root.join("target/release/examples/load");
+        let (connections, seconds, entries) = if quick {
+            ("2000", "3", "10000")
+        } else {
+            ("10000", "10", "100000")
+        };
+        let scenarios: Vec<Vec<&str>> = vec![
+            vec!["idle", "--connections", connections],
+            vec!["fanout", "--room-size", "10"],
+            vec!["fanout", "--room-size", "1000"],
+            vec![
+                "latency",
+                "--clients",
+                "100",
+                "--rate",
+                "1000",
+                "--seconds",
+                seconds,
+            ],
+            vec![
+                "latency",
+                "--clients",
+                "100",
+                "--rate",
+                "1000",
+                "--seconds",
+                seconds,
+                "--relay",
+            ],
+            vec!["catchup", "--entries", entries],
+        ];
+        let mut results = Vec::new();
+        for scenario in scenarios {
+            eprintln!("--> server {}", scenario.join(" "));
+            let output = Command::new(&load)
+                .arg("--server")
+                .arg(&server)
+                .args(&scenario)
+                .output()
+                .map_err(|e| format!("cannot run the load generator: {e}"))?;
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            if !output.status.success() {
+                return Err(format!(
+                    "server {}: {}",
+                    scenario.join(" "),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ));
+            }
+            let line = stdout.lines().last().unwrap_or_default();
+            eprintln!("    {line}");
+            results.push(
+                line.split_whitespace()
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            );
+        }
+        Ok(results)
+    }
+
+    pub(super) fn to_json(results: &Results) -> String {
+        let rows: Vec<String> = results
+            .iter()
+            .map(|result| {
+                let fields: Vec<String> = result
+                    .iter()
+                    .map(|(k, v)| match v.parse::<f64>() {
+                        Ok(_) => format!("\"{k}\": {v}"),
+                        Err(_) => format!("\"{k}\": \"{v}\""),
+                    })
+                    .collect();
+                format!("  {{{}}}", fields.join(", "))
+            })
+            .collect();
+        format!("[\n{}\n]\n", rows.join(",\n"))
+    }
+
+    fn number(value: &str) -> f64 {
+        value.parse().unwrap_or(0.0)
+    }
+
+    /// `1234567` as `1,234,567`.
+    fn grouped(value: f64) -> String {
+        let digits = format!("{:.0}", value);
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    pub(super) fn markdown(results: &Results) -> String {
+        let find = |scenario: &str, key: &str, value: &str| {
+            results.iter().find(|r| {
+                r.get("scenario").map(String::as_str) == Some(scenario)
+                    && r.get(key).map(String::as_str) == Some(value)
+            })
+        };
+        let get =
+            |r: &BTreeMap<String, String>, key: &str| r.get(key).map(|v| number(v)).unwrap_or(0.0);
+        let mut md = String::new();
+        let _ = writeln!(md, "## sds-server under load\n");
+        let _ = writeln!(
+            md,
+            "`sds-server` (release) and the load generator `crates/sds-server/examples/load.rs` run \
+             as two processes on this machine and share its cores; clients connect over \
+             127.0.0.1. Each scenario starts a fresh server. Targets from issue 6.\n"
+        );
+        let _ = writeln!(md, "| measurement | result | target |");
+        let _ = writeln!(md, "|---|---|---|");
+        if let Some(r) = results
+            .iter()
+            .find(|r| r.get("scenario").map(String::as_str) == Some("idle"))
+        {
+            let _ = writeln!(
+                md,
+                "| idle WebSocket connections held (pure relay, rooms of 100) | {} connections: \
+                 server RSS {:.1} MB ({:.1} MB before), {:.1} KB per connection | 10,000 under 300 MB |",
+                grouped(get(r, "connections")),
+                get(r, "rss_after_kb") / 1024.0,
+                get(r, "rss_before_kb") / 1024.0,
+                get(r, "bytes_per_connection") / 1024.0
+            );
+        }
+        for (size, target) in [("10", "—"), ("1000", "≥ 200,000 deliveries/s")] {
+            if let Some(r) = find("fanout", "room_size", size) {
+                let _ = writeln!(
+                    md,
+                    "| fan-out in a room of {} (pure relay; {} senders × {} frames of {} B) | {} \
+                     deliveries/s ({} deliveries in {:.0} ms) | {target} |",
+                    grouped(get(r, "room_size")),
+                    get(r, "senders"),
+                    grouped(get(r, "frames")),
+                    get(r, "frame_size"),
+                    grouped(get(r, "deliveries_per_s")),
+                    grouped(get(r, "deliveries")),
+                    get(r, "ms")
+                );
+            }
+        }
+        for (mode, label, target) in [
+            ("durable", "durable mode (yrs replica)", "p99 < 50 ms"),
+            ("relay", "pure relay, for comparison", "—"),
+        ] {
+            if let Some(r) = find("latency", "mode", mode) {
+                let _ = writeln!(
+                    md,
+                    "| send → receipt latency, {label}: {} real patches/s from {} writers into a \
+                     {}-client room | p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms ({} receipts) | {target} |",
+                    grouped(get(r, "rate")),
+                    get(r, "writers"),
+                    get(r, "clients"),
+                    get(r, "p50_ms"),
+                    get(r, "p99_ms"),
+                    get(r, "max_ms"),
+                    grouped(get(r, "samples"))
+                );
+            }
+        }
+        if let Some(r) = results
+            .iter()
+            .find(|r| r.get("scenario").map(String::as_str) == Some("catchup"))
+        {
+            let _ = writeln!(
+                md,
+                "| catch-up of a new peer joining a durable {}-entry store ({}; full state {:.1} MB) \
+                 | replica loaded: state received in {:.0} ms, applied by the peer after {:.0} ms; \
+                 replica cold (loaded by this join): {:.0} ms / {:.0} ms | < 2 s |",
+                grouped(get(r, "entries")),
+                r.get("backend").map_or("", String::as_str),
+                get(r, "state_bytes") / 1_048_576.0,
+                get(r, "warm_received_ms"),
+                get(r, "warm_total_ms"),
+                get(r, "cold_received_ms"),
+                get(r, "cold_total_ms")
+            );
+        }
+        let _ = writeln!(md);
+        md
+    }
 }

@@ -118,7 +118,7 @@ fn main() {
             };
             match result {
                 Ok((ms, extra)) => {
-                    let mut line = format!("ms={ms:.3} rss_kb={}", peak_rss_kb());
+                    let mut line = format!("ms={ms:.6} rss_kb={}", peak_rss_kb());
                     if let Some(bytes) = extra.bytes {
                         line.push_str(&format!(" bytes={bytes}"));
                     }

@@ -229,12 +229,24 @@ pub fn run(workload: &str, n: usize) -> Result<(f64, Extra), String> {
         }
         "single_change_export" => {
             let (doc, entries, ids) = build(n);
+            for id in ids.iter().rev().take(crate::APPEND_WARMUP) {
+                let mut txn = doc.transact_mut();
+                if let Some(label) = field::<TextRef>(&txn, &entries, id, "Label") {
+                    label.insert(&mut txn, 0, "warm-up");
+                }
+                finish(txn);
+            }
             let mut total = 0;
             let ms = time(|| {
                 for (i, id) in ids.iter().cycle().take(1000).enumerate() {
                     let mut txn = doc.transact_mut();
+                    // The same minimal splice from the old label that sds makes.
                     if let Some(label) = field::<TextRef>(&txn, &entries, id, "Label") {
-                        label.insert(&mut txn, 0, &format!("{i}"));
+                        let old = yrs::GetString::get_string(&label, &txn);
+                        if let Some(s) = sds_core::utf16::minimal_splice(&old, &i.to_string()) {
+                            label.remove_range(&mut txn, s.index as u32, s.delete as u32);
+                            label.insert(&mut txn, s.index as u32, &s.insert);
+                        }
                     }
                     total += txn.encode_update_v1().len();
                 }

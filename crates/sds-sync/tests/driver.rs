@@ -28,7 +28,10 @@ fn options() -> ConnectOptions {
 }
 
 /// Waits (bounded) for the first event matching `wanted`.
-async fn wait_for(events: &mut EventReceiver, wanted: impl Fn(&DriverEvent) -> bool) -> DriverEvent {
+async fn wait_for(
+    events: &mut EventReceiver,
+    wanted: impl Fn(&DriverEvent) -> bool,
+) -> DriverEvent {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let event = events.recv().await.expect("the driver ended");
@@ -62,16 +65,32 @@ async fn watch_existence(handle: &EngineHandle<YrsBackend>) -> mpsc::UnboundedRe
 #[tokio::test]
 async fn two_engines_sync_and_see_each_other_through_a_relay() {
     let relay = MemoryRelay::new();
-    let (a, mut a_events) = EngineHandle::spawn_with_network(engine(), Box::new(relay.provider())).unwrap();
-    let (b, mut b_events) = EngineHandle::spawn_with_network(engine(), Box::new(relay.provider())).unwrap();
+    let (a, mut a_events) =
+        EngineHandle::spawn_with_network(engine(), Box::new(relay.provider())).unwrap();
+    let (b, mut b_events) =
+        EngineHandle::spawn_with_network(engine(), Box::new(relay.provider())).unwrap();
     let mut b_created = watch_existence(&b).await;
-    assert_eq!(a.connection_state().await.unwrap(), ConnectionState::Disconnected);
+    assert_eq!(
+        a.connection_state().await.unwrap(),
+        ConnectionState::Disconnected
+    );
     a.connect_to("ws://relay.invalid", options()).await.unwrap();
-    b.connect_to("ws://relay.invalid/", options()).await.unwrap();
-    assert_eq!(a.connection_state().await.unwrap(), ConnectionState::Connected);
-    wait_for(&mut a_events, |e| matches!(e, DriverEvent::Connection(ConnectionState::Connected))).await;
+    b.connect_to("ws://relay.invalid/", options())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.connection_state().await.unwrap(),
+        ConnectionState::Connected
+    );
+    wait_for(&mut a_events, |e| {
+        matches!(e, DriverEvent::Connection(ConnectionState::Connected))
+    })
+    .await;
 
-    let id = a.transact(|s| s.new_item_at(None, ROOT_ID, None)).await.unwrap();
+    let id = a
+        .transact(|s| s.new_item_at(None, ROOT_ID, None))
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(created) = b_created.recv().await {
             if created == id {
@@ -87,15 +106,28 @@ async fn two_engines_sync_and_see_each_other_through_a_relay() {
     a.set_presence_to(state).await.unwrap();
     let a_id = a.run(|e| e.peer_id().to_owned()).await.unwrap();
     wait_for(&mut b_events, |e| {
-        matches!(e, DriverEvent::Engine(EngineEvent::PresenceChanged { origin: PresenceOrigin::Remote, state: Some(_), .. }))
+        matches!(
+            e,
+            DriverEvent::Engine(EngineEvent::PresenceChanged {
+                origin: PresenceOrigin::Remote,
+                state: Some(_),
+                ..
+            })
+        )
     })
     .await;
-    assert_eq!(b.peer_set().await.unwrap()[&a_id].state["UserName"], json!("Ada"));
+    assert_eq!(
+        b.peer_set().await.unwrap()[&a_id].state["UserName"],
+        json!("Ada")
+    );
 
     // Stopping a sends PRESENCE_LEAVE: b drops it at once.
     a.stop().await.unwrap();
     wait_for(&mut b_events, |e| {
-        matches!(e, DriverEvent::Engine(EngineEvent::PresenceChanged { state: None, .. }))
+        matches!(
+            e,
+            DriverEvent::Engine(EngineEvent::PresenceChanged { state: None, .. })
+        )
     })
     .await;
     assert!(b.peer_set().await.unwrap().is_empty());
@@ -107,21 +139,34 @@ async fn two_engines_sync_and_see_each_other_through_a_relay() {
 async fn network_controls_report_the_documented_errors() {
     let (local, _) = EngineHandle::spawn(engine()).unwrap();
     let code = |r: Result<(), SyncError>| r.unwrap_err().code();
-    assert_eq!(code(local.connect_to("ws://x", options()).await), ErrorCode::NoNetworkProvider);
+    assert_eq!(
+        code(local.connect_to("ws://x", options()).await),
+        ErrorCode::NoNetworkProvider
+    );
     assert_eq!(code(local.disconnect().await), ErrorCode::NoNetworkProvider);
     assert_eq!(code(local.reconnect().await), ErrorCode::NoNetworkProvider);
     local.stop().await.unwrap();
 
     let relay = MemoryRelay::new();
-    let (net, mut events) = EngineHandle::spawn_with_network(engine(), Box::new(relay.provider())).unwrap();
+    let (net, mut events) =
+        EngineHandle::spawn_with_network(engine(), Box::new(relay.provider())).unwrap();
     assert_eq!(code(net.reconnect().await), ErrorCode::NotYetConnected);
-    assert_eq!(code(net.connect_to("http://x", options()).await), ErrorCode::InvalidArgument);
+    assert_eq!(
+        code(net.connect_to("http://x", options()).await),
+        ErrorCode::InvalidArgument
+    );
     net.connect_to("wss://x", options()).await.unwrap();
     net.disconnect().await.unwrap();
-    assert_eq!(net.connection_state().await.unwrap(), ConnectionState::Disconnected);
+    assert_eq!(
+        net.connection_state().await.unwrap(),
+        ConnectionState::Disconnected
+    );
     assert_eq!(relay.connected(), 0);
     net.reconnect().await.unwrap();
     assert_eq!(relay.connected(), 1);
-    wait_for(&mut events, |e| matches!(e, DriverEvent::Connection(ConnectionState::Connected))).await;
+    wait_for(&mut events, |e| {
+        matches!(e, DriverEvent::Connection(ConnectionState::Connected))
+    })
+    .await;
     net.stop().await.unwrap();
 }
