@@ -84,6 +84,32 @@ pub trait Persistence: Send {
         Ok(StoredState { snapshot, patches })
     }
 
+    /// What storage holds beyond what a reader has seen, read from one consistent state: the
+    /// snapshot only when its clock is no longer `known_snapshot_clock` (another process
+    /// checkpointed; then with every patch after it), otherwise no snapshot and every patch
+    /// with a clock greater than `since`. This is how a long-lived engine catches up with
+    /// other processes sharing the storage without reading the snapshot each time. The
+    /// default reads the snapshot; providers shared between processes override it.
+    fn load_changes_since(
+        &mut self,
+        known_snapshot_clock: Option<u64>,
+        since: u64,
+    ) -> Result<StoredState> {
+        let state = self.load_state()?;
+        if state.snapshot.as_ref().map(|(_, clock)| *clock) != known_snapshot_clock {
+            return Ok(state);
+        }
+        let patches = state
+            .patches
+            .into_iter()
+            .filter(|(clock, _)| *clock > since)
+            .collect();
+        Ok(StoredState {
+            snapshot: None,
+            patches,
+        })
+    }
+
     /// Stores a patch under the next clock — max(highest patch clock, snapshot clock, 0) + 1,
     /// computed inside the write transaction (SPEC §11.2) — and returns that clock.
     fn append_patch(&mut self, bytes: &[u8]) -> Result<u64>;
@@ -350,6 +376,13 @@ impl<P: Persistence + ?Sized> Persistence for Box<P> {
     }
     fn load_state(&mut self) -> Result<StoredState> {
         (**self).load_state()
+    }
+    fn load_changes_since(
+        &mut self,
+        known_snapshot_clock: Option<u64>,
+        since: u64,
+    ) -> Result<StoredState> {
+        (**self).load_changes_since(known_snapshot_clock, since)
     }
     fn append_patch(&mut self, bytes: &[u8]) -> Result<u64> {
         (**self).append_patch(bytes)

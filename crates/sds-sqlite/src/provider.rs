@@ -324,6 +324,33 @@ impl Persistence for SqlitePersistence {
         self.load_snapshot_and_patches()
     }
 
+    fn load_changes_since(
+        &mut self,
+        known_snapshot_clock: Option<u64>,
+        since: u64,
+    ) -> Result<StoredState> {
+        let (conn, context) = self.parts()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(context.error("start reading the changes"))?;
+        let state = if read_snapshot_clock(&tx, context)? == known_snapshot_clock {
+            StoredState {
+                snapshot: None,
+                patches: read_patches_since(&tx, context, since)?,
+            }
+        } else {
+            let snapshot = read_snapshot(&tx, context)?;
+            let after = snapshot.as_ref().map_or(0, |(_, clock)| *clock);
+            StoredState {
+                snapshot,
+                patches: read_patches_since(&tx, context, after)?,
+            }
+        };
+        tx.commit()
+            .map_err(context.error("finish reading the changes"))?;
+        Ok(state)
+    }
+
     fn append_patch(&mut self, bytes: &[u8]) -> Result<u64> {
         let mut clocks = self.append_patches([bytes])?;
         clocks

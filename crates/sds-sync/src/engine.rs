@@ -83,6 +83,8 @@ pub struct Engine<B: Backend> {
     pub(crate) value_changes: Arc<Mutex<Vec<String>>>,
     persistence: Option<SharedPersistence>,
     snapshot_clock: Option<u64>,
+    /// The highest clock read from storage (snapshot or patch), for [`Engine::refresh`].
+    refreshed_up_to: u64,
     checkpoint_threshold: usize,
     passive: bool,
     pub(crate) events: VecDeque<EngineEvent>,
@@ -124,6 +126,7 @@ impl<B: NewBackend> Engine<B> {
         let Restored {
             mut store,
             snapshot_clock,
+            refreshed_up_to,
             applied_clocks,
             marker_written,
             fresh,
@@ -175,6 +178,7 @@ impl<B: NewBackend> Engine<B> {
             pipeline,
             persistence: shared,
             snapshot_clock,
+            refreshed_up_to,
             checkpoint_threshold: options.checkpoint_threshold,
             passive: options.passive,
             events,
@@ -193,6 +197,8 @@ impl<B: NewBackend> Engine<B> {
 struct Restored<B: Backend> {
     store: Store<B>,
     snapshot_clock: Option<u64>,
+    /// The highest clock read (snapshot or patch, applied or skipped).
+    refreshed_up_to: u64,
     applied_clocks: std::collections::HashSet<u64>,
     marker_written: bool,
     /// Nothing was stored: the store was created from scratch.
@@ -204,6 +210,7 @@ impl<B: Backend> Restored<B> {
         Restored {
             store,
             snapshot_clock: None,
+            refreshed_up_to: 0,
             applied_clocks: Default::default(),
             marker_written: false,
             fresh: true,
@@ -247,6 +254,12 @@ fn restore<B: NewBackend>(
         None => Store::with_restored_backend(empty_backend::<B>(options), options.clone())?,
     };
     let mut applied_clocks = std::collections::HashSet::new();
+    let refreshed_up_to = patches
+        .iter()
+        .map(|(clock, _)| *clock)
+        .chain(snapshot_clock)
+        .max()
+        .unwrap_or(0);
     for (clock, patch) in patches {
         match store.apply_remote_patch_without_repair(&patch) {
             Ok(_) => {
@@ -261,6 +274,7 @@ fn restore<B: NewBackend>(
     Ok(Restored {
         store,
         snapshot_clock,
+        refreshed_up_to,
         applied_clocks,
         marker_written: marker.is_some(),
         fresh: false,
@@ -356,6 +370,81 @@ impl<B: Backend> Engine<B> {
         Ok(outcome)
     }
 
+    /// Catches up with what other processes sharing the persistence wrote since this engine
+    /// restored the store or last refreshed: their patches are applied like received ones
+    /// (change handlers see them, the repair pass runs unless the engine is passive), and a
+    /// snapshot another process checkpointed is merged. Patches are not appended again: they
+    /// are in the log already. Returns whether the document advanced.
+    ///
+    /// This is what lets a long-lived process (an MCP server, a REPL) keep one engine open
+    /// instead of restoring the store for every operation, and still see every change a
+    /// short-lived one (a CLI command) made. Without persistence this does nothing.
+    pub fn refresh(&mut self) -> Result<bool> {
+        self.ensure_open()?;
+        let Some(persistence) = self.persistence.clone() else {
+            return Ok(false);
+        };
+        let state =
+            lock(&persistence).load_changes_since(self.snapshot_clock, self.refreshed_up_to)?;
+        let mut merged = Vec::new();
+        let mut advanced = false;
+        if let Some((bytes, clock)) = &state.snapshot {
+            // The snapshot another process wrote: its payload is a full-state patch. The
+            // patches it replaced are gone from the log; clocks at or below it say nothing
+            // any more.
+            match sds_core::gzip::decompress(bytes).and_then(|payload| {
+                let outcome = self.apply_stored(&payload)?;
+                Ok((payload, outcome))
+            }) {
+                Ok((payload, outcome)) if outcome.advanced => {
+                    advanced = true;
+                    merged.push(payload);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "the stored snapshot could not be merged");
+                    self.events.push_back(EngineEvent::PersistenceFailed(error));
+                }
+            }
+            self.snapshot_clock = Some(*clock);
+            self.refreshed_up_to = self.refreshed_up_to.max(*clock);
+            lock(&self.pipeline).applied_clocks.retain(|c| c > clock);
+        }
+        for (clock, patch) in state.patches {
+            self.refreshed_up_to = self.refreshed_up_to.max(clock);
+            if lock(&self.pipeline).applied_clocks.contains(&clock) {
+                continue;
+            }
+            match self.apply_stored(&patch) {
+                Ok(outcome) => {
+                    lock(&self.pipeline).applied_clocks.insert(clock);
+                    if outcome.advanced {
+                        advanced = true;
+                        merged.push(patch);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(clock, %error, "skipping an undecodable stored patch");
+                    self.events
+                        .push_back(EngineEvent::PatchSkipped { clock, error });
+                }
+            }
+        }
+        self.forward_merged(merged);
+        self.maintain();
+        Ok(advanced)
+    }
+
+    /// Applies a patch read from storage: with the repair pass (whose change the commit hook
+    /// persists), unless the engine is passive.
+    fn apply_stored(&mut self, patch: &[u8]) -> sds_core::Result<RemotePatchOutcome> {
+        if self.passive {
+            self.store.apply_remote_patch_without_repair(patch)
+        } else {
+            self.store.apply_remote_patch(patch)
+        }
+    }
+
     /// Runs a checkpoint now when one is due (SPEC §11.3 threshold).
     pub fn maintain(&mut self) {
         let due = lock(&self.pipeline).bytes_since_checkpoint >= self.checkpoint_threshold;
@@ -438,6 +527,7 @@ impl<B: Backend> Engine<B> {
                 pipeline.marker_written = true;
                 drop(pipeline);
                 self.snapshot_clock = Some(outcome.snapshot_clock);
+                self.refreshed_up_to = self.refreshed_up_to.max(outcome.snapshot_clock);
                 self.forward_merged(merged);
                 self.store.trim_blob_cache();
                 self.events.push_back(EngineEvent::Checkpointed(outcome));

@@ -220,6 +220,114 @@ fn two_engines_on_one_database_lose_nothing_whatever_the_checkpoint_order() {
 }
 
 #[test]
+fn refresh_brings_a_long_lived_engine_up_to_date_with_other_writers() {
+    let db = Db::default();
+    let mut long_lived = start(&db);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    long_lived
+        .store_mut()
+        .on_change_invoke(move |_, origin, changes| {
+            let ids: Vec<String> = changes.iter().map(|(id, _)| id.to_owned()).collect();
+            sink.lock().unwrap().push((origin, ids));
+        });
+    assert!(!long_lived.refresh().unwrap(), "nothing new at first");
+
+    // Another process writes a patch: the refresh applies it as a remote change.
+    let mut other = start(&db);
+    let first = other
+        .transact(|s| {
+            let id = s.new_item_at(None, ROOT_ID, None)?;
+            s.set_label(&id, "first")?;
+            Ok(id)
+        })
+        .unwrap();
+    let stored = patches(&db).len();
+    assert!(
+        long_lived.refresh().unwrap(),
+        "the other writer's patch advances it"
+    );
+    assert_eq!(long_lived.store().entry(&first).unwrap().label(), "first");
+    assert!(
+        seen.lock().unwrap().iter().any(|(origin, ids)| *origin
+            == sds_core::ChangeOrigin::External
+            && ids.contains(&first)),
+        "change handlers see the refreshed entry as an external change"
+    );
+    assert_eq!(
+        patches(&db).len(),
+        stored,
+        "refreshed patches are not appended again"
+    );
+    assert!(
+        !long_lived.refresh().unwrap(),
+        "a second refresh finds nothing new"
+    );
+
+    // The other process checkpoints (pruning what the long-lived engine has not read) and
+    // writes again; the long-lived engine writes too.
+    let second = other
+        .transact(|s| {
+            let id = s.new_item_at(None, ROOT_ID, None)?;
+            s.set_label(&id, "second")?;
+            Ok(id)
+        })
+        .unwrap();
+    other.checkpoint().unwrap();
+    let third = other
+        .transact(|s| {
+            let id = s.new_item_at(None, ROOT_ID, None)?;
+            s.set_label(&id, "third")?;
+            Ok(id)
+        })
+        .unwrap();
+    let own = long_lived
+        .transact(|s| {
+            let id = s.new_item_at(None, ROOT_ID, None)?;
+            s.set_label(&id, "own")?;
+            Ok(id)
+        })
+        .unwrap();
+    assert!(
+        long_lived.refresh().unwrap(),
+        "the foreign snapshot and patch are merged"
+    );
+    for (id, label) in [
+        (&first, "first"),
+        (&second, "second"),
+        (&third, "third"),
+        (&own, "own"),
+    ] {
+        assert_eq!(long_lived.store().entry(id).unwrap().label(), label);
+    }
+    long_lived.store().check_consistency().unwrap();
+
+    // Both stop (checkpoints merging each other); a fresh engine sees everything.
+    long_lived.stop().unwrap();
+    other.stop().unwrap();
+    let fresh = start(&db);
+    for (id, label) in [
+        (&first, "first"),
+        (&second, "second"),
+        (&third, "third"),
+        (&own, "own"),
+    ] {
+        assert_eq!(fresh.store().entry(id).unwrap().label(), label);
+    }
+}
+
+#[test]
+fn refresh_without_persistence_and_after_stop() {
+    let mut memory_only =
+        Engine::<YrsBackend>::start(None, EngineOptions::default(), 0).expect("start");
+    assert!(!memory_only.refresh().unwrap(), "nothing to read");
+    let db = Db::default();
+    let mut engine = start(&db);
+    engine.stop().unwrap();
+    assert!(matches!(engine.refresh(), Err(SyncError::Stopped)));
+}
+
+#[test]
 fn blobs_are_saved_with_their_patch_and_collected_by_reachability() {
     let db = Db::default();
     let (clock, now) = Clock::manual(1_000_000);

@@ -17,7 +17,7 @@
 
 use sds_core::{
     BLOB_GRACE_PERIOD, CheckpointInput, CheckpointOutcome, CheckpointOutput, Clock, Error,
-    ErrorCode, MemoryDatabase, MemoryPersistence, Persistence, Result,
+    ErrorCode, MemoryDatabase, MemoryPersistence, Persistence, Result, StoredState,
 };
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
@@ -368,6 +368,63 @@ pub fn clocks_follow_a_snapshot_written_elsewhere(factory: &dyn ProviderFactory)
     assert_eq!(ok(a.append_patch(b"a"), "append"), 1);
     ok(b.save_snapshot(b"snap", 41), "save");
     assert_eq!(ok(a.append_patch(b"a"), "append"), 42);
+}
+
+/// `load_changes_since` hands over only what is new: the patches after `since` while the
+/// snapshot is the known one, and the snapshot with every patch after it once another
+/// provider checkpointed.
+pub fn changes_since_a_known_state_are_read_without_the_snapshot(factory: &dyn ProviderFactory) {
+    let mut reader = factory.open("s");
+    let mut writer = factory.open("s");
+    let empty = ok(reader.load_changes_since(None, 0), "read the empty store");
+    assert_eq!(
+        empty,
+        StoredState::default(),
+        "an empty store has no changes"
+    );
+    assert_eq!(ok(writer.append_patch(b"p1"), "append"), 1);
+    assert_eq!(ok(writer.append_patch(b"p2"), "append"), 2);
+    let changes = ok(reader.load_changes_since(None, 1), "read");
+    assert_eq!(changes.snapshot, None, "no snapshot, none known");
+    assert_eq!(
+        changes.patches,
+        vec![patch(2, b"p2")],
+        "only patches after `since`"
+    );
+
+    ok(writer.save_snapshot(b"snap", 2), "save");
+    ok(writer.prune_patches(2), "prune");
+    assert_eq!(ok(writer.append_patch(b"p3"), "append"), 3);
+    let changes = ok(
+        reader.load_changes_since(None, 2),
+        "read after a checkpoint",
+    );
+    assert_eq!(
+        changes.snapshot,
+        Some((b"snap".to_vec(), 2)),
+        "a snapshot written elsewhere is handed over"
+    );
+    assert_eq!(
+        changes.patches,
+        vec![patch(3, b"p3")],
+        "with every patch after it"
+    );
+
+    assert_eq!(ok(writer.append_patch(b"p4"), "append"), 4);
+    let changes = ok(
+        reader.load_changes_since(Some(2), 3),
+        "read with the known snapshot",
+    );
+    assert_eq!(
+        changes.snapshot, None,
+        "the known snapshot is not read again"
+    );
+    assert_eq!(changes.patches, vec![patch(4, b"p4")]);
+    let changes = ok(
+        reader.load_changes_since(Some(2), 4),
+        "read when nothing is new",
+    );
+    assert_eq!(changes, StoredState::default(), "nothing new");
 }
 
 /// Two providers of one store appending alternately (with pruning in between) never reuse
