@@ -285,6 +285,16 @@ pub trait NewBackend: Backend + Sized {
         let _ = seed;
         Self::from_snapshot(payload)
     }
+
+    /// Whether a peer at `cursor` has none of the changes in `patch` (a patch or a snapshot
+    /// payload), so that all of `patch` belongs to what it lacks: sending it wastes nothing.
+    /// `None` when the backend cannot tell without loading a document, or when either does
+    /// not decode. A relay uses this to answer a new peer from stored patches while it is
+    /// still loading the document. The default cannot tell.
+    fn cursor_lacks_all_of(cursor: &[u8], patch: &[u8]) -> Option<bool> {
+        let _ = (cursor, patch);
+        None
+    }
 }
 
 impl Backend for Box<dyn Backend> {

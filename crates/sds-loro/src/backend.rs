@@ -494,4 +494,20 @@ impl NewBackend for LoroBackend {
     fn from_snapshot_seeded(payload: &[u8], seed: u64) -> Result<Self> {
         LoroBackend::restore(payload, Some(seeded_peer_id(seed)))
     }
+
+    fn cursor_lacks_all_of(cursor: &[u8], patch: &[u8]) -> Option<bool> {
+        let known = if cursor.is_empty() {
+            VersionVector::new()
+        } else {
+            decode_cursor(cursor).ok()?
+        };
+        // Reads the blob's change metadata only; no document state is built.
+        let meta = guarded(|| LoroDoc::decode_import_blob_meta(patch, true))
+            .ok()?
+            .ok()?;
+        Some(meta.partial_end_vv.iter().all(|(peer, end)| {
+            let start = meta.partial_start_vv.get(peer).copied().unwrap_or(0);
+            *end <= start || known.get(peer).copied().unwrap_or(0) <= start
+        }))
+    }
 }

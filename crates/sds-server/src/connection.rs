@@ -5,7 +5,7 @@
 //! that task; the writer drains the connection's outbound queue, which other connections fill.
 
 use crate::auth::{Claims, Scope};
-use crate::replica::{Lease, ReplicaError};
+use crate::replica::{Lease, ReplicaError, Replicas};
 use crate::room::{Peer, Room};
 use crate::server::Shared;
 use bytes::Bytes;
@@ -97,27 +97,24 @@ pub(crate) async fn serve(
             return;
         }
     };
+    // A loaded replica is used at once. Otherwise it loads in the background while the
+    // connection already reads: a new peer's SYNC_REQ can be answered from the store's file,
+    // and frames that need the replica wait for it (`ReplicaSlot::Loading`).
     let lease = match (&shared.replicas, route) {
-        (Some(replicas), Route::Sync) => match replicas.acquire(&store_id).await {
-            Ok(lease) => Some(lease),
-            Err(error) => {
-                tracing::error!(store = %store_id, %error, "cannot load the store's replica; refusing the connection");
-                let reason = match error {
-                    ReplicaError::BackendMismatch(_) => "store uses another backend",
-                    _ => "store unavailable",
-                };
-                close_socket(
-                    socket,
-                    close_code::INTERNAL,
-                    reason,
-                    config.close_timeout,
-                    false,
-                )
-                .await;
-                return;
+        (Some(replicas), Route::Sync) => match replicas.acquire_loaded(&store_id) {
+            Some(lease) => ReplicaSlot::Ready(lease),
+            None => {
+                let replicas = replicas.clone();
+                let id = store_id.clone();
+                ReplicaSlot::Loading {
+                    load: tokio::spawn(async move { replicas.acquire(&id).await }),
+                    deferred: Vec::new(),
+                    deferred_bytes: 0,
+                    tried_file: false,
+                }
             }
         },
-        _ => None,
+        _ => ReplicaSlot::None,
     };
     let peer = Arc::new(Peer::new(config.outbound_queue_limit));
     let rooms = match route {
@@ -134,23 +131,12 @@ pub(crate) async fn serve(
         peer: peer.clone(),
         room,
         lease,
+        replicas: shared.replicas.clone(),
         presence: None,
         reassembler: None,
     };
-    if let Some(lease) = &session.lease
-        && claims.scope.can_write()
-    {
-        // Ask a new writer for whatever the replica lacks.
-        match lease.replica().cursor().await {
-            Ok(cursor) => {
-                let frame = Frame::SyncRequest(cursor).encode();
-                let len = frame.len();
-                peer.enqueue_own(Message::Binary(frame.into()), len).await;
-            }
-            Err(error) => {
-                tracing::error!(store = %session.store_id, %error, "reading the replica cursor failed")
-            }
-        }
+    if let ReplicaSlot::Ready(lease) = &session.lease {
+        session.ask_writer_for_missing(lease).await;
     }
 
     let (mut sink, mut stream) = socket.split();
@@ -277,6 +263,46 @@ async fn idle_watch(last_inbound_ms: &AtomicU64, started: Instant, idle_timeout:
     }
 }
 
+/// Frames that wait for a loading replica are kept up to this many bytes; beyond it the
+/// reader waits for the replica before it reads more (backpressure on the client).
+const MAX_DEFERRED_BYTES: usize = 16 * 1024 * 1024;
+
+/// What happens to a frame that arrives while the replica loads.
+enum Deferral {
+    /// Kept for later, or answered already.
+    Kept,
+    /// Handled now: it does not need the replica.
+    Now(Bytes),
+    /// Handled once the replica is loaded (too much is deferred already).
+    AfterLoad(Bytes),
+}
+
+/// The connection's replica (persistent mode, `/ws` only).
+enum ReplicaSlot {
+    /// Pure relay, or `/signal`.
+    None,
+    /// The replica is being loaded by another task.
+    Loading {
+        load: tokio::task::JoinHandle<Result<Lease, ReplicaError>>,
+        /// Frames that need the replica, in arrival order.
+        deferred: Vec<Bytes>,
+        deferred_bytes: usize,
+        /// Whether a SYNC_REQ was tried against the store's file already (once is enough).
+        tried_file: bool,
+    },
+    /// The replica is loaded.
+    Ready(Lease),
+}
+
+impl ReplicaSlot {
+    fn ready(&self) -> Option<&Lease> {
+        match self {
+            ReplicaSlot::Ready(lease) => Some(lease),
+            _ => None,
+        }
+    }
+}
+
 /// The per-connection state the reader needs.
 struct Session {
     route: Route,
@@ -284,7 +310,9 @@ struct Session {
     scope: Scope,
     peer: Arc<Peer>,
     room: Arc<Room>,
-    lease: Option<Lease>,
+    lease: ReplicaSlot,
+    /// The server's replicas (persistent mode), for answers read from a store's file.
+    replicas: Option<Arc<Replicas>>,
     /// The `PeerId` of the last valid PRESENCE relayed for this connection.
     presence: Option<String>,
     /// Chunk reassembly (persistent mode, writers only), created on the first chunk.
@@ -298,11 +326,25 @@ impl Session {
         last_inbound_ms: &AtomicU64,
         started: Instant,
     ) -> Ending {
-        while let Some(item) = stream.next().await {
+        loop {
+            let item = match &mut self.lease {
+                ReplicaSlot::Loading { load, .. } => tokio::select! {
+                    biased;
+                    loaded = load => {
+                        if let Some(ending) = self.on_loaded(loaded).await {
+                            return ending;
+                        }
+                        continue;
+                    }
+                    item = stream.next() => item,
+                },
+                _ => stream.next().await,
+            };
+            let Some(item) = item else { break };
             last_inbound_ms.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             match item {
                 Ok(Message::Binary(data)) => {
-                    if let Some(ending) = self.on_binary(data).await {
+                    if let Some(ending) = self.on_frame(data).await {
                         return ending;
                     }
                 }
@@ -327,6 +369,121 @@ impl Session {
             }
         }
         Ending::Gone
+    }
+
+    /// The background load of the replica finished: the new writer is asked for what the
+    /// replica lacks, and frames that waited are handled now, in order. A replica that cannot
+    /// be loaded ends the connection.
+    async fn on_loaded(
+        &mut self,
+        loaded: Result<Result<Lease, ReplicaError>, tokio::task::JoinError>,
+    ) -> Option<Ending> {
+        let lease = match loaded {
+            Ok(Ok(lease)) => lease,
+            Ok(Err(error)) => {
+                tracing::error!(store = %self.store_id, %error, "cannot load the store's replica; closing the connection");
+                let reason = match error {
+                    ReplicaError::BackendMismatch(_) => "store uses another backend",
+                    _ => "store unavailable",
+                };
+                return Some(Ending::Close(close_code::INTERNAL, reason));
+            }
+            Err(error) => {
+                tracing::error!(store = %self.store_id, %error, "loading the store's replica panicked");
+                return Some(Ending::Close(close_code::INTERNAL, "store unavailable"));
+            }
+        };
+        self.ask_writer_for_missing(&lease).await;
+        let deferred = match std::mem::replace(&mut self.lease, ReplicaSlot::Ready(lease)) {
+            ReplicaSlot::Loading { deferred, .. } => deferred,
+            _ => Vec::new(),
+        };
+        for data in deferred {
+            if let Some(ending) = self.on_binary(data).await {
+                return Some(ending);
+            }
+        }
+        None
+    }
+
+    /// Asks a new writer for whatever the replica lacks (SPEC §14.7).
+    async fn ask_writer_for_missing(&self, lease: &Lease) {
+        if !self.scope.can_write() {
+            return;
+        }
+        match lease.replica().cursor().await {
+            Ok(cursor) => self.answer(Frame::SyncRequest(cursor).encode()).await,
+            Err(error) => {
+                tracing::error!(store = %self.store_id, %error, "reading the replica cursor failed")
+            }
+        }
+    }
+
+    /// Handles one binary frame, deferring it while the replica loads; `Some` ends the
+    /// connection.
+    async fn on_frame(&mut self, data: Bytes) -> Option<Ending> {
+        let data = match self.defer_while_loading(data).await {
+            Deferral::Kept => return None,
+            Deferral::Now(data) => data,
+            Deferral::AfterLoad(data) => {
+                if let ReplicaSlot::Loading { load, .. } = &mut self.lease {
+                    let loaded = load.await;
+                    if let Some(ending) = self.on_loaded(loaded).await {
+                        return Some(ending);
+                    }
+                }
+                data
+            }
+        };
+        self.on_binary(data).await
+    }
+
+    /// While the replica loads: answers the first SYNC_REQ from the store's file when the
+    /// requester has seen nothing of it (a new peer catching up need not wait for the load),
+    /// and keeps the frames that need the replica for later, up to [`MAX_DEFERRED_BYTES`].
+    /// The answer may overtake frames the requester sent before its SYNC_REQ; it does not
+    /// depend on them.
+    async fn defer_while_loading(&mut self, data: Bytes) -> Deferral {
+        let ReplicaSlot::Loading { tried_file, .. } = &mut self.lease else {
+            return Deferral::Now(data);
+        };
+        match data.first() {
+            Some(&frame_type::SYNC_REQ) if !*tried_file => {
+                *tried_file = true;
+                if let Some(replicas) = &self.replicas
+                    && let Some(patches) = replicas
+                        .answer_from_file(&self.store_id, data.slice(1..))
+                        .await
+                {
+                    for patch in patches {
+                        self.answer(Frame::Patch(patch).encode()).await;
+                    }
+                    return Deferral::Kept;
+                }
+            }
+            Some(
+                &(frame_type::PATCH
+                | frame_type::VALUE
+                | frame_type::VALUE_CHUNK
+                | frame_type::REQ_VALUE
+                | frame_type::SYNC_REQ),
+            ) => {}
+            _ => return Deferral::Now(data),
+        }
+        let ReplicaSlot::Loading {
+            deferred,
+            deferred_bytes,
+            ..
+        } = &mut self.lease
+        else {
+            return Deferral::Now(data);
+        };
+        if *deferred_bytes + data.len() > MAX_DEFERRED_BYTES {
+            return Deferral::AfterLoad(data);
+        }
+        *deferred_bytes += data.len();
+        deferred.push(data);
+        Deferral::Kept
     }
 
     fn relay(&self, message: Message, len: usize) {
@@ -358,7 +515,7 @@ impl Session {
                 if !writer {
                     return None;
                 }
-                if let Some(lease) = &self.lease {
+                if let Some(lease) = self.lease.ready() {
                     match lease.replica().apply_patch(data.slice(1..)).await {
                         Ok(true) => {}
                         // Every connected client has it or gets it with its sync answer.
@@ -386,13 +543,13 @@ impl Session {
                     return None;
                 }
                 self.relay(Message::Binary(data.clone()), len);
-                if self.lease.is_some() {
+                if self.lease.ready().is_some() {
                     self.store_value(&data).await;
                 }
             }
             frame_type::REQ_VALUE => {
                 if let (Some(lease), Some(Frame::RequestValue(hash))) =
-                    (&self.lease, Frame::decode(&data))
+                    (self.lease.ready(), Frame::decode(&data))
                 {
                     let hex = sds_core::hash_from_bytes(&hash);
                     if let Some(blob) = lease.replica().blob(hex.clone()).await {
@@ -405,7 +562,7 @@ impl Session {
                 self.relay(Message::Binary(data), len);
             }
             frame_type::SYNC_REQ => {
-                let Some(lease) = &self.lease else {
+                let Some(lease) = self.lease.ready() else {
                     self.relay(Message::Binary(data), len);
                     return None;
                 };
@@ -455,7 +612,7 @@ impl Session {
             }
             _ => None,
         };
-        let (Some(value), Some(lease)) = (verified, &self.lease) else {
+        let (Some(value), Some(lease)) = (verified, self.lease.ready()) else {
             return;
         };
         let hash = value.hash.clone();

@@ -7,7 +7,7 @@
 
 use crate::config::BackendKind;
 use bytes::Bytes;
-use sds_core::{ErrorCode, NewBackend};
+use sds_core::{ErrorCode, NewBackend, Persistence as _};
 use sds_loro::LoroBackend;
 use sds_sqlite::{SqliteOptions, SqlitePersistence};
 use sds_sync::{DriverEvent, Engine, EngineEvent, EngineHandle, EngineOptions, SyncError};
@@ -178,6 +178,58 @@ where
     Ok(Arc::new(EngineReplica { handle }))
 }
 
+/// At most this many patches (the snapshot's payload and the log after it) answer a
+/// `SYNC_REQ` from a store's file.
+const MAX_PARTS_FROM_FILE: usize = 256;
+
+/// See [`Replicas::answer_from_file`]; blocking.
+fn answer_from_file<B: NewBackend>(
+    path: &std::path::Path,
+    store_id: &str,
+    cursor: &[u8],
+) -> sds_core::Result<Option<Vec<Vec<u8>>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let options = SqliteOptions {
+        read_only: true,
+        ..SqliteOptions::default()
+    };
+    let mut persistence = SqlitePersistence::open(path, store_id, options)?;
+    if persistence
+        .backend()?
+        .is_some_and(|stored| stored != B::NAME)
+    {
+        return Ok(None);
+    }
+    let state = persistence.load_state()?;
+    if state.patches.len() >= MAX_PARTS_FROM_FILE {
+        // A long log (a replica that was not checkpointed) is better merged by the replica
+        // than sent as many small answers.
+        return Ok(None);
+    }
+    let mut parts = Vec::with_capacity(state.patches.len() + 1);
+    if let Some((snapshot, _)) = state.snapshot {
+        let payload = sds_core::gzip::decompress(&snapshot)?;
+        if sds_core::gzip::detect_backend(&payload) != B::NAME {
+            return Ok(None);
+        }
+        parts.push(payload);
+    }
+    parts.extend(
+        state
+            .patches
+            .into_iter()
+            .map(|(_, patch)| patch)
+            .filter(|patch| !patch.is_empty()),
+    );
+    let all_lacked = !parts.is_empty()
+        && parts
+            .iter()
+            .all(|part| B::cursor_lacks_all_of(cursor, part) == Some(true));
+    Ok(all_lacked.then_some(parts))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -188,6 +240,9 @@ struct Entry {
 
 struct Slot {
     entry: Arc<Entry>,
+    /// The loaded replica, mirrored here so that [`Replicas::acquire_loaded`] never has to
+    /// wait for the entry's lock: set when loading succeeded, cleared when unloading begins.
+    ready: Option<Arc<dyn Replica>>,
     /// Connections holding a lease.
     users: usize,
     /// Changes whenever `users` changes, so that only the latest unload timer acts.
@@ -254,6 +309,7 @@ impl Replicas {
                 entry: Arc::new(Entry {
                     engine: tokio::sync::Mutex::new(None),
                 }),
+                ready: None,
                 users: 0,
                 generation: 0,
             });
@@ -283,6 +339,9 @@ impl Replicas {
                 Ok(replica) => {
                     tracing::info!(store = %store_id, backend = %self.backend, "replica loaded");
                     self.loaded.fetch_add(1, Ordering::Relaxed);
+                    if let Some(slot) = lock(&self.slots).get_mut(store_id) {
+                        slot.ready = Some(replica.clone());
+                    }
                     *engine = Some(replica);
                 }
                 Err(error) => {
@@ -298,6 +357,52 @@ impl Replicas {
             store_id: store_id.to_owned(),
             replica,
         })
+    }
+
+    /// The replica of `store_id` when it is loaded already: a lease without waiting. `None`
+    /// when it is not loaded, or while it is being loaded or unloaded.
+    pub(crate) fn acquire_loaded(self: &Arc<Self>, store_id: &str) -> Option<Lease> {
+        let mut slots = lock(&self.slots);
+        let slot = slots.get_mut(store_id)?;
+        let replica = slot.ready.clone()?;
+        slot.users += 1;
+        slot.generation += 1;
+        Some(Lease {
+            replicas: self.clone(),
+            store_id: store_id.to_owned(),
+            replica,
+        })
+    }
+
+    /// The answer to `SYNC_REQ(cursor)` read from the store's file, without loading the
+    /// replica: the stored snapshot's payload and every later patch, each sent as a patch of
+    /// its own. Given only when the requester has seen none of them (a new peer), so that the
+    /// answer is exactly its delta; `None` otherwise, or when the file does not exist, cannot
+    /// be read or belongs to another backend. The file holds everything the server
+    /// acknowledged, because patches are committed before they are relayed.
+    pub(crate) async fn answer_from_file(
+        &self,
+        store_id: &str,
+        cursor: Bytes,
+    ) -> Option<Vec<Vec<u8>>> {
+        let path = sds_sqlite::store_file_path(&self.dir, store_id);
+        let id = store_id.to_owned();
+        let backend = self.backend;
+        let read = tokio::task::spawn_blocking(move || match backend {
+            BackendKind::Yrs => answer_from_file::<YrsBackend>(&path, &id, &cursor),
+            BackendKind::Loro => answer_from_file::<LoroBackend>(&path, &id, &cursor),
+        });
+        match read.await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(error)) => {
+                tracing::warn!(store = %store_id, %error, "reading the stored state failed");
+                None
+            }
+            Err(error) => {
+                tracing::error!(store = %store_id, %error, "reading the stored state panicked");
+                None
+            }
+        }
     }
 
     fn release(self: &Arc<Self>, store_id: &str) {
@@ -344,9 +449,20 @@ impl Replicas {
             return;
         };
         let mut engine = entry.engine.lock().await;
-        // A connection that arrived meanwhile holds a lease or waits for this lock.
-        if !self.is_unused(store_id, Some(generation), &entry) {
-            return;
+        // A connection that arrived meanwhile holds a lease or waits for this lock. Checked
+        // and withdrawn from `acquire_loaded` under one lock, so no lease can follow.
+        {
+            let mut slots = lock(&self.slots);
+            match slots.get_mut(store_id) {
+                Some(slot)
+                    if slot.users == 0
+                        && slot.generation == generation
+                        && Arc::ptr_eq(&slot.entry, &entry) =>
+                {
+                    slot.ready = None;
+                }
+                _ => return,
+            }
         }
         if let Some(replica) = engine.take() {
             self.stop_replica(store_id, replica).await;
@@ -375,5 +491,108 @@ impl Replicas {
                 self.stop_replica(&store_id, replica).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sds_core::{ROOT_ID, Store, StoreOptions};
+
+    /// Writes a store file with a snapshot (three items) and one later patch (a fourth item);
+    /// returns the labels and the writer's cursor.
+    fn write_store<B: NewBackend + Send + 'static>(
+        path: &std::path::Path,
+    ) -> (Vec<String>, Vec<u8>) {
+        let open = || {
+            let persistence =
+                SqlitePersistence::open(path, "s", SqliteOptions::default()).expect("open");
+            Engine::<B>::start(Some(Box::new(persistence)), EngineOptions::default(), 0)
+                .expect("start")
+        };
+        let add = |engine: &mut Engine<B>, label: &str| {
+            let label = label.to_owned();
+            engine
+                .transact(move |s| {
+                    let id = s.new_item_at(None, ROOT_ID, None)?;
+                    s.set_label(&id, &label)
+                })
+                .expect("add");
+        };
+        let mut engine = open();
+        for label in ["one", "two", "three"] {
+            add(&mut engine, label);
+        }
+        engine.stop().expect("checkpoint");
+        let mut engine = open();
+        add(&mut engine, "four");
+        let cursor = engine.store().current_cursor();
+        drop(engine);
+        (
+            ["one", "two", "three", "four"].map(String::from).to_vec(),
+            cursor,
+        )
+    }
+
+    fn labels<B: NewBackend>(store: &Store<B>) -> Vec<String> {
+        let mut labels: Vec<String> = store
+            .inner_entry_ids(ROOT_ID)
+            .iter()
+            .filter_map(|id| store.entry(id))
+            .filter(|e| !e.is_trash_item() && !e.is_lost_and_found_item())
+            .map(|e| e.label().to_owned())
+            .collect();
+        labels.sort();
+        labels
+    }
+
+    fn a_new_peer_is_answered_from_the_file_and_no_one_else<B: NewBackend + Send + 'static>(
+        other: BackendKind,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let (mut expected, own_cursor) = write_store::<B>(&path);
+        expected.sort();
+
+        let mut newcomer = Store::<B>::from_scratch(StoreOptions::default()).unwrap();
+        let parts = answer_from_file::<B>(&path, "s", &newcomer.current_cursor())
+            .unwrap()
+            .expect("a new peer has seen none of it");
+        assert_eq!(parts.len(), 2, "the snapshot's payload and the later patch");
+        for part in &parts {
+            newcomer.apply_remote_patch(part).unwrap();
+        }
+        assert_eq!(labels(&newcomer), expected, "the answer is the whole state");
+        assert!(answer_from_file::<B>(&path, "s", &[]).unwrap().is_some());
+
+        assert_eq!(
+            answer_from_file::<B>(&path, "s", &own_cursor).unwrap(),
+            None,
+            "a peer that has seen the state waits for the replica's delta"
+        );
+        assert_eq!(
+            answer_from_file::<B>(&dir.path().join("missing.sqlite"), "s", &[]).unwrap(),
+            None,
+            "no file, no answer"
+        );
+        assert!(
+            !dir.path().join("missing.sqlite").exists(),
+            "and none created"
+        );
+        let mismatch = match other {
+            BackendKind::Yrs => answer_from_file::<YrsBackend>(&path, "s", &[]),
+            BackendKind::Loro => answer_from_file::<LoroBackend>(&path, "s", &[]),
+        };
+        assert_eq!(mismatch.unwrap(), None, "a file of another backend");
+    }
+
+    #[test]
+    fn yrs_new_peers_are_answered_from_the_file() {
+        a_new_peer_is_answered_from_the_file_and_no_one_else::<YrsBackend>(BackendKind::Loro);
+    }
+
+    #[test]
+    fn loro_new_peers_are_answered_from_the_file() {
+        a_new_peer_is_answered_from_the_file_and_no_one_else::<LoroBackend>(BackendKind::Yrs);
     }
 }

@@ -247,6 +247,7 @@ macro_rules! backend_suite {
                     a_full_patch_into_an_empty_backend_reads_everything,
                     the_deepest_allowed_info_value_travels,
                     shuffled_and_duplicated_patches_converge,
+                    a_cursor_lacking_all_of_a_patch_is_recognised,
                 }
                 errors {
                     undecodable_cursors_are_invalid_data,

@@ -457,6 +457,19 @@ impl NewBackend for YrsBackend {
     fn from_snapshot_seeded(payload: &[u8], seed: u64) -> Result<Self> {
         YrsBackend::restore(payload, YrsBackend::with_client_id(seeded_client_id(seed)))
     }
+
+    fn cursor_lacks_all_of(cursor: &[u8], patch: &[u8]) -> Option<bool> {
+        let known = if cursor.is_empty() {
+            StateVector::default()
+        } else {
+            decode_state_vector(cursor).ok()?
+        };
+        // The structural walk only; no document is built.
+        let parsed = wire::parse_update_v1(patch).ok()?;
+        Some(parsed.runs.iter().all(|run| {
+            run.blocks.is_empty() || u64::from(known.get(&ClientID::new(run.client))) <= run.start()
+        }))
+    }
 }
 
 impl YrsBackend {

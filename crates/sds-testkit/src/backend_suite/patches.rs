@@ -290,3 +290,73 @@ pub fn shuffled_and_duplicated_patches_converge<B: NewBackend>() {
         c.store.check_consistency().expect("consistent");
     }
 }
+
+/// `cursor_lacks_all_of` tells a peer that has seen nothing of a snapshot or patch from one
+/// that has seen some of it, and never claims more than it knows.
+pub fn a_cursor_lacking_all_of_a_patch_is_recognised<B: NewBackend>() {
+    let mut a = Replica::<B>::from_scratch();
+    let folder = a.store.new_item_at(None, ROOT_ID, None).expect("folder");
+    a.store.set_label(&folder, "folder").expect("label");
+    let snapshot = a.store.backend().snapshot();
+    let full = a.store.export_patch(None).expect("full");
+    let newcomer = Replica::<B>::from_scratch();
+    let fresh = newcomer.store.current_cursor();
+    let verdict = B::cursor_lacks_all_of(&fresh, &snapshot);
+    if verdict.is_none() {
+        // The backend cannot tell cheaply; that is allowed, and then it must say so for
+        // every input.
+        assert_eq!(B::cursor_lacks_all_of(&[], &full), None);
+        return;
+    }
+    assert_eq!(
+        verdict,
+        Some(true),
+        "a new store has seen nothing of another one"
+    );
+    assert_eq!(
+        B::cursor_lacks_all_of(&[], &snapshot),
+        Some(true),
+        "empty cursor"
+    );
+    assert_eq!(
+        B::cursor_lacks_all_of(&fresh, &full),
+        Some(true),
+        "full patch"
+    );
+    let own = a.store.current_cursor();
+    assert_eq!(
+        B::cursor_lacks_all_of(&own, &snapshot),
+        Some(false),
+        "a store has seen its own snapshot"
+    );
+
+    // A delta after a cursor is lacked by that cursor, not by a later one.
+    let before = a.store.current_cursor();
+    a.store.set_label(&folder, "renamed").expect("label");
+    let delta = a.store.export_patch(Some(&before)).expect("delta");
+    assert_eq!(B::cursor_lacks_all_of(&before, &delta), Some(true));
+    assert_eq!(
+        B::cursor_lacks_all_of(&a.store.current_cursor(), &delta),
+        Some(false)
+    );
+    // A peer that received the first snapshot has seen some of the full state.
+    let mut b = Replica::<B>::from_scratch();
+    b.store.apply_remote_patch(&snapshot).expect("applies");
+    let full = a.store.export_patch(None).expect("full");
+    assert_eq!(
+        B::cursor_lacks_all_of(&b.store.current_cursor(), &full),
+        Some(false)
+    );
+
+    // Undecodable input: no verdict.
+    assert_eq!(
+        B::cursor_lacks_all_of(&[0xff; 7], &full),
+        None,
+        "bad cursor"
+    );
+    assert_eq!(
+        B::cursor_lacks_all_of(&fresh, b"not a patch"),
+        None,
+        "bad patch"
+    );
+}
