@@ -107,7 +107,7 @@ pub fn run(args: Vec<String>) -> u8 {
         Ok(Parsed::Print(text)) => print_output(&Output::Plain(text), Format::Text),
         Ok(Parsed::Run { cli, info }) => {
             let format = Settings::format_of(&cli.global);
-            let settings = match Settings::from_args(&cli.global) {
+            let settings = match Settings::for_command(&cli.global, cli.command.as_ref()) {
                 Ok(settings) => settings,
                 Err(error) => {
                     print_error(&error, format, true);
@@ -147,7 +147,7 @@ pub fn run_line(global: &GlobalArgs, tokens: Vec<String>) -> u8 {
         Ok(Parsed::Print(text)) => print_output(&Output::Plain(text), inherited),
         Ok(Parsed::Run { cli, info }) => {
             let format = Settings::format_of(&cli.global);
-            let settings = match Settings::from_args(&cli.global) {
+            let settings = match Settings::for_command(&cli.global, cli.command.as_ref()) {
                 Ok(settings) => settings,
                 Err(error) => {
                     print_error(&error, format, false);

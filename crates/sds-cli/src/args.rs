@@ -13,7 +13,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
     long_about = "Work with Shareable Data Stores: a CRDT-backed tree of items and links.\n\n\
         Stores live in <persistence-dir>/<store id>.db (SQLite). Every command opens the \
         store, performs its operation and writes a checkpoint. Ids accept the aliases \
-        'root', 'trash' and 'lost-and-found'.",
+        'root', 'trash' and 'lost-and-found'.\n\n\
+        Only 'store sync', 'store ping' and 'token issue' use the network: they talk to a \
+        relay server (sds-server) given with --server ws://… or wss://….",
     after_help = "Exit codes: 0 ok, 1 general error, 2 usage error, 3 not found, \
         4 unauthorized, 5 network error, 6 forbidden."
 )]
@@ -34,7 +36,7 @@ pub struct Cli {
 /// The global options of SPEC §15.2.
 #[derive(Debug, Clone, Default, Args)]
 pub struct GlobalArgs {
-    /// Server URL (ws:// or wss://).
+    /// Relay server URL (ws:// or wss://), for store sync, store ping and token issue.
     #[arg(
         long,
         global = true,
@@ -56,7 +58,7 @@ pub struct GlobalArgs {
     )]
     pub store: Option<String>,
 
-    /// Client token (read/write).
+    /// Client token (read/write), for store sync and store ping.
     #[arg(
         long,
         global = true,
@@ -67,7 +69,7 @@ pub struct GlobalArgs {
     )]
     pub token: Option<String>,
 
-    /// Admin token.
+    /// Admin token, for token issue.
     #[arg(
         long,
         global = true,
@@ -146,7 +148,7 @@ impl GlobalArgs {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Store-level commands: info, destroy, export, import.
+    /// Store-level commands: info, destroy, export, import, sync, ping.
     #[command(subcommand)]
     Store(StoreCommand),
     /// Create, read, change, move, delete, restore and purge entries.
@@ -158,6 +160,9 @@ pub enum Command {
     /// Show the tree.
     #[command(subcommand)]
     Tree(TreeCommand),
+    /// Issue client tokens through the server (needs an admin token).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Interactive shell: one command per line.
     Shell,
     /// Print a shell completion script.
@@ -190,6 +195,58 @@ pub enum StoreCommand {
         #[arg(long, value_name = "FILE", required = true)]
         input: String,
     },
+    /// Sync the store with the server: upload local changes, download remote ones.
+    #[command(
+        long_about = "Sync the store with the server (--server, --token): opens or creates \
+        the store, connects, uploads the local state and asks for what the server or the \
+        other peers have, waits --timeout milliseconds after the connection is established \
+        and writes a checkpoint. Without --data-dir the server is a pure relay: changes then \
+        travel only between peers online at the same time."
+    )]
+    Sync {
+        /// Milliseconds to stay connected [default: 5000].
+        #[arg(long, value_name = "MS", allow_hyphen_values = true)]
+        timeout: Option<String>,
+    },
+    /// Check that the server is reachable and accepts the token (no local store is opened).
+    #[command(
+        long_about = "Check that the server (--server) is reachable and accepts the token \
+        (--token) for the store: opens the sync socket, waits up to one second for a refusal \
+        and closes it. Sends nothing and does not open or create the local store. An \
+        unreachable server is a result (exit 0); a refused token exits 4 (4001) or 6 (4003)."
+    )]
+    Ping,
+}
+
+/// `sds token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Ask the server for a client token of the admin token's store (POST /api/token).
+    Issue(IssueArgs),
+}
+
+/// `sds token issue`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The admin token (--admin-token or SDS_ADMIN_TOKEN) must have the admin \
+    scope; the new token is for the admin token's store. The server URL's ws:// or wss:// \
+    becomes http:// or https://."
+)]
+pub struct IssueArgs {
+    /// Subject (user name) of the new token.
+    #[arg(long, value_name = "SUB", required = true, allow_hyphen_values = true)]
+    pub sub: String,
+    /// Scope of the new token: read, write or admin.
+    #[arg(
+        long,
+        value_name = "read|write|admin",
+        required = true,
+        allow_hyphen_values = true
+    )]
+    pub scope: String,
+    /// Lifetime: a number followed by s, m, h or d [default: 24h].
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub exp: Option<String>,
 }
 
 /// `sds entry …`.

@@ -14,7 +14,12 @@ pub const EXIT_GENERAL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code 3: store, entry, container, target, input file or script file not found.
 pub const EXIT_NOT_FOUND: u8 = 3;
-/// Exit code 6: refused move, deleting a well-known item, restore or purge outside the Trash.
+/// Exit code 4: missing admin token, HTTP 401, close code 4001.
+pub const EXIT_UNAUTHORIZED: u8 = 4;
+/// Exit code 5: connection or HTTP transport failure.
+pub const EXIT_NETWORK: u8 = 5;
+/// Exit code 6: refused move, deleting a well-known item, restore or purge outside the Trash,
+/// HTTP 403, close code 4003.
 pub const EXIT_FORBIDDEN: u8 = 6;
 
 /// The output format chosen with `--format`.
@@ -75,6 +80,16 @@ impl CliError {
     /// Exit code 3.
     pub fn not_found(message: impl Into<String>) -> Self {
         CliError::new(EXIT_NOT_FOUND, message)
+    }
+
+    /// Exit code 4.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_UNAUTHORIZED, message)
+    }
+
+    /// Exit code 5.
+    pub fn network(message: impl Into<String>) -> Self {
+        CliError::new(EXIT_NETWORK, message)
     }
 
     /// Exit code 6.

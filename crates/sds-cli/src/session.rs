@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 pub enum Access {
     /// The store must exist (exit 3 otherwise).
     Existing,
-    /// A missing store is created (`entry create` for items, `store import`).
+    /// A missing store is created (`entry create` for items, `store import`, `store sync`).
     CreateIfMissing,
 }
 
@@ -127,14 +127,20 @@ impl<B: NewBackend> Session<B> {
 
     /// Stops the engine: checkpoint and close (SPEC §15.3).
     pub fn close(mut self) -> Result<(), CliError> {
-        self.engine.stop().map_err(|error| match error {
-            SyncError::Store(e) => CliError::general(format!(
-                "failed to write a checkpoint of store '{}': {}",
-                self.store_id,
-                describe(&e)
-            )),
-            other => CliError::general(other.to_string()),
-        })
+        self.engine
+            .stop()
+            .map_err(|error| stop_failed(&self.store_id, error))
+    }
+}
+
+/// The error of an engine that failed to stop (its checkpoint).
+pub fn stop_failed(store_id: &str, error: SyncError) -> CliError {
+    match error {
+        SyncError::Store(e) => CliError::general(format!(
+            "failed to write a checkpoint of store '{store_id}': {}",
+            describe(&e)
+        )),
+        other => CliError::general(other.to_string()),
     }
 }
 

@@ -1,5 +1,5 @@
-//! The global options after their checks (SPEC §15.2): backend, format, error policy, store id
-//! and persistence directory.
+//! The global options after their checks (SPEC §15.2): backend, format, error policy, store id,
+//! persistence directory, server URL and tokens.
 
 use crate::args::GlobalArgs;
 use crate::output::{CliError, Format};
@@ -67,6 +67,12 @@ pub struct Settings {
     pub format: Format,
     /// `--on-error`.
     pub on_error: OnError,
+    /// `--server` (checked unless the command checks it itself, see [`Settings::for_command`]).
+    pub server: Option<String>,
+    /// `--token`.
+    pub token: Option<String>,
+    /// `--admin-token`.
+    pub admin_token: Option<String>,
 }
 
 impl Settings {
@@ -80,8 +86,18 @@ impl Settings {
             .unwrap_or_default()
     }
 
-    /// Checks the global options in the order of SPEC §15.2's table of rules.
-    pub fn from_args(global: &GlobalArgs) -> Result<Settings, CliError> {
+    /// Checks the global options in the order of SPEC §15.2's table of rules, for one
+    /// command: `token issue` checks the server URL itself, after the admin token and with its
+    /// own message (SPEC §15.5).
+    pub fn for_command(
+        global: &GlobalArgs,
+        command: Option<&crate::args::Command>,
+    ) -> Result<Settings, CliError> {
+        let own_check = matches!(command, Some(crate::args::Command::Token(_)));
+        Settings::checked(global, !own_check)
+    }
+
+    fn checked(global: &GlobalArgs, check_server: bool) -> Result<Settings, CliError> {
         let format = match &global.format {
             Some(raw) => Format::parse(raw)?,
             None => Format::Text,
@@ -94,7 +110,8 @@ impl Settings {
             Some(raw) => BackendKind::parse(raw)?,
             None => BackendKind::Yrs,
         };
-        if let Some(url) = &global.server
+        if check_server
+            && let Some(url) = &global.server
             && !(url.starts_with("ws://") || url.starts_with("wss://"))
         {
             return Err(CliError::usage(format!(
@@ -111,7 +128,24 @@ impl Settings {
             backend,
             format,
             on_error,
+            server: global.server.clone().filter(|s| !s.is_empty()),
+            token: global.token.clone().filter(|s| !s.is_empty()),
+            admin_token: global.admin_token.clone().filter(|s| !s.is_empty()),
         })
+    }
+
+    /// The server URL, or exit 2 (SPEC §15.5). Its form was checked with the options.
+    pub fn server_url(&self) -> Result<&str, CliError> {
+        self.server
+            .as_deref()
+            .ok_or_else(|| CliError::usage("no server URL — set SDS_SERVER_URL or use --server"))
+    }
+
+    /// The client token, or exit 2 (SPEC §15.5).
+    pub fn client_token(&self) -> Result<&str, CliError> {
+        self.token
+            .as_deref()
+            .ok_or_else(|| CliError::usage("no client token — set SDS_TOKEN or use --token"))
     }
 
     /// The store id, or exit 2 (SPEC §15.3).

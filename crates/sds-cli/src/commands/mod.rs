@@ -1,15 +1,17 @@
-//! The commands of SPEC §15.5 that work on a local store. Each one checks its arguments,
-//! opens the store ([`crate::session`]), performs its operation and stops the engine.
+//! The commands of SPEC §15.5. Each one checks its arguments, opens the store
+//! ([`crate::session`]), performs its operation and stops the engine; the network commands
+//! (`store sync | ping`, `token issue`, in [`network`]) run on a tokio runtime of their own.
 //!
 //! The command logic is generic over the backend; [`execute`] dispatches once on
 //! `--backend`.
 
 mod entry;
+mod network;
 mod store;
 mod trash;
 mod tree;
 
-use crate::args::{Command, EntryCommand, StoreCommand, TrashCommand, TreeCommand};
+use crate::args::{Command, EntryCommand, StoreCommand, TokenCommand, TrashCommand, TreeCommand};
 use crate::info_args::InfoArgs;
 use crate::output::{CliError, Output};
 use crate::settings::{BackendKind, Settings};
@@ -22,6 +24,8 @@ pub fn execute(settings: &Settings, command: Command, info: InfoArgs) -> Result<
     match command {
         Command::Completions { shell } => Ok(store::completions(shell)),
         Command::Store(StoreCommand::Destroy) => store::destroy(settings),
+        Command::Store(StoreCommand::Ping) => network::ping(settings),
+        Command::Token(TokenCommand::Issue(args)) => network::token_issue(settings, args),
         Command::Shell => Err(CliError::usage(
             "'shell' is not available inside the shell or a script",
         )),
@@ -45,6 +49,8 @@ fn execute_on<B: NewBackend>(
             }
             StoreCommand::Import { input } => store::import::<B>(settings, &input),
             StoreCommand::Destroy => store::destroy(settings),
+            StoreCommand::Sync { timeout } => network::sync::<B>(settings, timeout.as_deref()),
+            StoreCommand::Ping => network::ping(settings),
         },
         Command::Entry(command) => match command {
             EntryCommand::Create(args) => entry::create::<B>(settings, args, info),
@@ -64,6 +70,7 @@ fn execute_on<B: NewBackend>(
             }
         },
         Command::Tree(TreeCommand::Show { depth }) => tree::show::<B>(settings, depth.as_deref()),
+        Command::Token(TokenCommand::Issue(args)) => network::token_issue(settings, args),
         Command::Shell | Command::Completions { .. } => {
             unreachable!("handled before the backend dispatch")
         }
