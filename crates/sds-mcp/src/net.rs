@@ -1,0 +1,228 @@
+//! The tools that use the network: `sds_store_ping` (a connection probe, no local side
+//! effects), `sds_store_sync` (an engine with persistence and network for `TimeoutMs` after
+//! connecting) and `sds_token_issue` (`POST /api/token`). They are called from a blocking
+//! thread and drive their async parts on the server's runtime.
+
+use crate::params::{ToolError, ToolResult};
+use crate::session::{Access, Session, Target, sync_error};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use sds_core::NewBackend;
+use sds_sync::{Backoff, ConnectOptions, EngineHandle};
+use serde_json::{Value as JsonValue, json};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::runtime::Handle;
+
+/// How long a probe waits after the upgrade for a 4001/4003 close (SPEC §15.5).
+const PROBE_WAIT: Duration = Duration::from_millis(1000);
+
+/// `sds_store_ping`: connects and authenticates only.
+pub fn ping(rt: &Handle, store_id: &str, server: &str, token: &str) -> JsonValue {
+    let url = sds_sync::protocol::sync_url(server, store_id, token);
+    match rt.block_on(sds_ws::probe(&url, PROBE_WAIT)) {
+        sds_ws::ProbeOutcome::Reachable => {
+            json!({"Server": server, "StoreId": store_id, "reachable": true})
+        }
+        sds_ws::ProbeOutcome::Rejected { code, reason } => json!({
+            "Server": server,
+            "reachable": false,
+            "Error": format!("token rejected by server: {code} {reason}"),
+        }),
+        sds_ws::ProbeOutcome::Unreachable(message) => {
+            json!({"Server": server, "reachable": false, "Error": message})
+        }
+    }
+}
+
+/// `sds_store_sync`: opens or creates the store, connects, waits `timeout` after the
+/// connection is established, and stops the engine (checkpoint).
+pub fn sync<B: NewBackend>(
+    rt: &Handle,
+    target: &Target,
+    server: &str,
+    token: &str,
+    timeout: Duration,
+) -> ToolResult<JsonValue> {
+    let session = Session::<B>::open(target, Access::CreateIfMissing)?;
+    let provider = sds_ws::WsProvider::new(rt.clone());
+    let (handle, _events) = EngineHandle::spawn_with_network(session.engine, Box::new(provider))
+        .map_err(|e| ToolError::new(format!("cannot start the sync engine: {e}")))?;
+    let options = ConnectOptions {
+        store_id: target.store_id.clone(),
+        token: token.to_owned(),
+        backoff: Backoff::default(),
+    };
+    rt.block_on(async {
+        // Overall guard: twice the timeout (SPEC §15.5).
+        let connected = tokio::time::timeout(timeout * 2, handle.connect_to(server, options)).await;
+        let result = match connected {
+            Ok(Ok(())) => {
+                tokio::time::sleep(timeout).await;
+                Ok(json!({"StoreId": target.store_id, "Server": server, "synced": true}))
+            }
+            Ok(Err(error)) => Err(ToolError::new(format!(
+                "could not connect to '{server}': {}",
+                sync_error(error).0
+            ))),
+            Err(_) => Err(ToolError::new(format!(
+                "could not connect to '{server}': timed out"
+            ))),
+        };
+        let stopped = handle.stop().await.map_err(|error| {
+            ToolError::new(format!(
+                "failed to write a checkpoint of store '{}': {}",
+                target.store_id,
+                sync_error(error).0
+            ))
+        });
+        let value = result?;
+        stopped?;
+        Ok(value)
+    })
+}
+
+/// The checked parameters of `sds_token_issue`.
+#[derive(Debug)]
+pub struct TokenRequest {
+    /// `ws://` or `wss://` server URL.
+    pub server: String,
+    /// The admin token.
+    pub admin_token: String,
+    /// Subject.
+    pub sub: String,
+    /// `read`, `write` or `admin`.
+    pub scope: String,
+    /// `<n>(s|m|h|d)`.
+    pub exp: String,
+}
+
+impl TokenRequest {
+    /// Checks scope and expiry (the URL was checked by the caller).
+    pub fn check(&self) -> ToolResult<()> {
+        if !matches!(self.scope.as_str(), "read" | "write" | "admin") {
+            return Err(ToolError::new(format!(
+                "invalid Scope '{}' — must be read, write, or admin",
+                self.scope
+            )));
+        }
+        let digits = self.exp.trim_end_matches(['s', 'm', 'h', 'd']);
+        let valid = self.exp.len() == digits.len() + 1
+            && !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            return Err(ToolError::new(format!(
+                "invalid Exp '{}' — use a number followed by s, m, h, or d",
+                self.exp
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `sds_token_issue`: `POST <http base>/api/token` with the admin token.
+pub fn issue_token(rt: &Handle, request: &TokenRequest) -> ToolResult<JsonValue> {
+    let (tls, rest) = match request.server.strip_prefix("wss://") {
+        Some(rest) => (true, rest),
+        None => (false, request.server.trim_start_matches("ws://")),
+    };
+    let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let path = format!("/{}/api/token", prefix.trim_end_matches('/'));
+    let path = path.replacen("//", "/", 1);
+    let http_url = format!("{}://{authority}{path}", if tls { "https" } else { "http" });
+    let body = json!({"sub": request.sub, "scope": request.scope, "exp": request.exp}).to_string();
+    let failed =
+        |message: String| ToolError::new(format!("HTTP request to '{http_url}' failed: {message}"));
+    let (status, body) = rt
+        .block_on(post(tls, authority, &path, &request.admin_token, body))
+        .map_err(failed)?;
+    let parsed: JsonValue = serde_json::from_slice(&body).unwrap_or_default();
+    let error = parsed.get("error").and_then(JsonValue::as_str).map_or_else(
+        || String::from_utf8_lossy(&body).into_owned(),
+        str::to_owned,
+    );
+    match status {
+        200..=299 => {}
+        401 => {
+            return Err(ToolError::new(format!(
+                "authentication failed — token is missing or expired: {error}"
+            )));
+        }
+        403 => return Err(ToolError::new(format!("admin scope required: {error}"))),
+        other => return Err(ToolError::new(format!("server returned {other}: {error}"))),
+    }
+    let token = parsed
+        .get("token")
+        .and_then(JsonValue::as_str)
+        .ok_or_else(|| ToolError::new("server response did not contain a token"))?;
+    Ok(json!({"Token": token, "Sub": request.sub, "Scope": request.scope, "Exp": request.exp}))
+}
+
+/// One HTTP/1.1 POST; returns the status and the body.
+async fn post(
+    tls: bool,
+    authority: &str,
+    path: &str,
+    admin_token: &str,
+    body: String,
+) -> Result<(u16, Bytes), String> {
+    let host = authority
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty())
+        .map_or(authority, |(host, _)| host);
+    let address = if host.len() == authority.len() {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    } else {
+        authority.to_owned()
+    };
+    let stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = hyper::Request::post(path)
+        .header(hyper::header::HOST, authority)
+        .header(
+            hyper::header::AUTHORIZATION,
+            format!("Bearer {admin_token}"),
+        )
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    if !tls {
+        return send(stream, request).await;
+    }
+    let name = sds_ws::rustls::pki_types::ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+    )
+    .map_err(|e| e.to_string())?;
+    let connector = tokio_rustls::TlsConnector::from(sds_ws::tls::default_config());
+    let stream = connector
+        .connect(name, stream)
+        .await
+        .map_err(|e| e.to_string())?;
+    send(stream, request).await
+}
+
+async fn send<S>(stream: S, request: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, body))
+}
