@@ -542,10 +542,13 @@ impl Session {
                 if !writer {
                     return None;
                 }
-                self.relay(Message::Binary(data.clone()), len);
+                // Stored before it is relayed, like a patch: a peer can only complete a blob
+                // that the durable replica already has, so a crash in between cannot leave
+                // every peer holding a blob that the server lacks (and nobody asks for).
                 if self.lease.ready().is_some() {
                     self.store_value(&data).await;
                 }
+                self.relay(Message::Binary(data), len);
             }
             frame_type::REQ_VALUE => {
                 if let (Some(lease), Some(Frame::RequestValue(hash))) =
