@@ -66,6 +66,7 @@ on_both_backends!(
     a_durable_server_restarts_mid_session_without_losing_anything,
     a_killed_durable_server_restarts_without_losing_anything,
     a_blob_relayed_by_a_durable_server_survives_its_kill,
+    a_blob_written_before_a_restart_reaches_the_durable_server,
     an_unusual_store_id_works_end_to_end,
     seeded_chaos_on_a_durable_server_converges,
     seeded_chaos_on_a_killed_durable_server_converges,
@@ -1515,4 +1516,41 @@ fn chaos_steps() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40)
+}
+
+/// Regression: a blob written by one run and not sent before it stopped is uploaded by the
+/// next run (the pending upload is kept in the store file), so a late joiner gets it from the
+/// durable server with the writer gone.
+async fn a_blob_written_before_a_restart_reaches_the_durable_server<B: TestBackend>() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(server_config::<B>(
+        Mode::Durable,
+        &dir.path().join("server"),
+    ))
+    .await;
+    let a = Peer::<B>::start("a", dir.path()).await;
+    let blob = Arc::new(noise(64 * 1024, 1));
+    let written = blob.to_vec();
+    a.handle()
+        .transact(move |s| {
+            let id = s.new_item_at(None, ROOT_ID, None)?;
+            s.set_label(&id, "offline blob")?;
+            s.write_value(&id, written)
+        })
+        .await
+        .unwrap();
+    a.stop().await;
+    let mut a = Peer::<B>::start("a", dir.path()).await;
+    a.join(&server.url()).await;
+    a.add("marker").await;
+    a.stop().await;
+    server.until_room_empty().await;
+    let mut late = Peer::<B>::start("late", dir.path()).await;
+    late.join(&server.url()).await;
+    late.until_label("marker").await;
+    late.until("the offline blob", move |e| {
+        matches!(value_of(e.store(), "offline blob"), Some(Value::Bytes(b)) if b == *blob)
+            .then_some(())
+    })
+    .await;
 }

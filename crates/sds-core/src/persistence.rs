@@ -143,6 +143,20 @@ pub trait Persistence: Send {
         merge: &mut dyn FnMut(CheckpointInput) -> Result<CheckpointOutput>,
     ) -> Result<CheckpointOutcome>;
 
+    /// Hashes of blobs written locally that were not handed to the network yet, in the
+    /// order they were marked (SPEC §13.6: a blob written offline is sent after the next
+    /// connection — also when the process restarted in between). The default keeps none, so
+    /// such uploads last only as long as the engine.
+    fn pending_uploads(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    /// Marks blobs as waiting for upload (`pending`) or as handed to the network.
+    fn mark_uploads(&mut self, hashes: &[String], pending: bool) -> Result<()> {
+        let _ = (hashes, pending);
+        Ok(())
+    }
+
     /// The backend recorded for the store (`yrs`, `loro`), if any.
     fn backend(&mut self) -> Result<Option<String>>;
 
@@ -166,6 +180,8 @@ struct MemoryStoreRows {
     patches: BTreeMap<u64, Vec<u8>>,
     /// hash -> (bytes, saved at in ms)
     blobs: HashMap<String, (Vec<u8>, u64)>,
+    /// Blobs waiting for upload, in marking order.
+    pending_uploads: Vec<String>,
     backend: Option<String>,
 }
 
@@ -347,6 +363,23 @@ impl Persistence for MemoryPersistence {
         })
     }
 
+    fn pending_uploads(&mut self) -> Result<Vec<String>> {
+        self.rows(|r| r.pending_uploads.clone())
+    }
+
+    fn mark_uploads(&mut self, hashes: &[String], pending: bool) -> Result<()> {
+        self.rows(|r| {
+            for hash in hashes {
+                let marked = r.pending_uploads.contains(hash);
+                if pending && !marked {
+                    r.pending_uploads.push(hash.clone());
+                } else if !pending && marked {
+                    r.pending_uploads.retain(|h| h != hash);
+                }
+            }
+        })
+    }
+
     fn backend(&mut self) -> Result<Option<String>> {
         self.rows(|r| r.backend.clone())
     }
@@ -409,6 +442,12 @@ impl<P: Persistence + ?Sized> Persistence for Box<P> {
         merge: &mut dyn FnMut(CheckpointInput) -> Result<CheckpointOutput>,
     ) -> Result<CheckpointOutcome> {
         (**self).checkpoint(known_snapshot_clock, merge)
+    }
+    fn pending_uploads(&mut self) -> Result<Vec<String>> {
+        (**self).pending_uploads()
+    }
+    fn mark_uploads(&mut self, hashes: &[String], pending: bool) -> Result<()> {
+        (**self).mark_uploads(hashes, pending)
     }
     fn backend(&mut self) -> Result<Option<String>> {
         (**self).backend()

@@ -31,6 +31,13 @@ VALUES (
 )
 RETURNING clock";
 
+/// Blobs waiting for upload are `sds_meta` rows `upload:<64 hex digits>:<store id>`, read in
+/// the order they were written (rowid).
+const LOAD_PENDING_UPLOADS: &str = "
+SELECT substr(key, 8, 64) FROM sds_meta
+WHERE key GLOB 'upload:*' AND substr(key, 72) = ':' || ?1
+ORDER BY rowid";
+
 const SAVE_SNAPSHOT: &str = "
 INSERT INTO snapshots (store_id, data, clock) VALUES (?1, ?2, ?3)
 ON CONFLICT (store_id) DO UPDATE SET data = excluded.data, clock = excluded.clock";
@@ -465,6 +472,39 @@ impl Persistence for SqlitePersistence {
                     .optional()
             })
             .map_err(context.error("read the backend marker"))
+    }
+
+    fn pending_uploads(&mut self) -> Result<Vec<String>> {
+        let (conn, context) = self.parts()?;
+        conn.prepare_cached(LOAD_PENDING_UPLOADS)
+            .and_then(|mut stmt| {
+                stmt.query_map([&context.store_id], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(context.error("read the pending uploads"))
+    }
+
+    fn mark_uploads(&mut self, hashes: &[String], pending: bool) -> Result<()> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let (conn, context) = self.writer()?;
+        let tx = immediate(conn, context, "mark pending uploads")?;
+        {
+            let sql = if pending {
+                "INSERT OR IGNORE INTO sds_meta (key, value) VALUES ('upload:' || ?1 || ':' || ?2, '')"
+            } else {
+                "DELETE FROM sds_meta WHERE key = 'upload:' || ?1 || ':' || ?2"
+            };
+            let mut stmt = tx
+                .prepare_cached(sql)
+                .map_err(context.error("mark pending uploads"))?;
+            for hash in hashes.iter().filter(|h| sds_core::is_sha256_hex(h)) {
+                stmt.execute(params![hash, context.store_id])
+                    .map_err(context.error("mark pending uploads"))?;
+            }
+        }
+        tx.commit().map_err(context.error("mark pending uploads"))
     }
 
     fn set_backend(&mut self, name: &str) -> Result<()> {

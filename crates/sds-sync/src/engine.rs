@@ -188,6 +188,11 @@ impl<B: NewBackend> Engine<B> {
         };
         if !options.passive {
             engine.compute_wanted(now_ms);
+            // Uploads an earlier run did not hand to the network (SPEC §13.6).
+            if let Some(provider) = &engine.persistence {
+                let pending = lock(provider).pending_uploads()?;
+                engine.net.pending_uploads = pending;
+            }
         }
         Ok(engine)
     }
@@ -582,6 +587,17 @@ impl<B: Backend> Engine<B> {
             pruned_patches: 0,
             deleted_blobs,
         }))
+    }
+
+    /// Marks blobs as waiting for upload or as handed to the network; a failure is reported
+    /// as an event (the worst outcome is a blob sent twice or, after a restart, not again).
+    pub(crate) fn mark_uploads(&mut self, hashes: &[String], pending: bool) {
+        if let Some(provider) = &self.persistence
+            && let Err(error) = lock(provider).mark_uploads(hashes, pending)
+        {
+            tracing::warn!(%error, "recording pending uploads failed");
+            self.events.push_back(EngineEvent::PersistenceFailed(error));
+        }
     }
 
     /// Sends patches merged from storage to the network (or keeps them for the next

@@ -79,8 +79,11 @@ pub(crate) struct Network {
     ever_connected: bool,
     /// Local patches made while disconnected, in order (sent on reconnection).
     backlog: Vec<Vec<u8>>,
-    /// Blobs written locally that no peer has received yet.
-    pending_uploads: Vec<String>,
+    /// Blobs written locally that were not handed to the network yet. They are also marked
+    /// in the persistence, so that a restarted engine still sends them (SPEC §13.6).
+    pub(crate) pending_uploads: Vec<String>,
+    /// Uploads queued in the outbox whose last frame was not handed to the network yet.
+    uploading: HashSet<String>,
     outbox: VecDeque<Frame>,
     sync_reply: Option<SyncReply>,
     /// Pending answers to REQ_VALUE: hash -> due time.
@@ -108,6 +111,7 @@ impl Network {
             ever_connected: false,
             backlog: Vec::new(),
             pending_uploads: Vec::new(),
+            uploading: HashSet::new(),
             outbox: VecDeque::new(),
             sync_reply: None,
             value_replies: HashMap::new(),
@@ -166,7 +170,7 @@ impl<B: Backend> Engine<B> {
             .outbox
             .push_back(Frame::SyncRequest(self.store.current_cursor()));
         for hash in std::mem::take(&mut self.net.pending_uploads) {
-            self.queue_blob(&hash);
+            self.queue_upload(hash);
         }
         let wanted: Vec<String> = self.net.wanted.keys().cloned().collect();
         for hash in wanted {
@@ -193,6 +197,12 @@ impl<B: Backend> Engine<B> {
                 && self.net.ever_connected
             {
                 self.net.backlog.push(patch);
+            }
+        }
+        // Uploads cut short are sent again after the next connection.
+        for hash in std::mem::take(&mut self.net.uploading) {
+            if !self.net.pending_uploads.contains(&hash) {
+                self.net.pending_uploads.push(hash);
             }
         }
     }
@@ -297,7 +307,20 @@ impl<B: Backend> Engine<B> {
     /// here (also those made through [`Engine::store_mut`]).
     pub fn poll_transmit(&mut self, now_ms: u64) -> Option<Frame> {
         self.flush_local(now_ms);
-        self.net.outbox.pop_front()
+        let frame = self.net.outbox.pop_front()?;
+        let uploaded = match &frame {
+            Frame::Value { hash, .. } => Some(hash),
+            Frame::ValueChunk {
+                hash, index, count, ..
+            } if index + 1 == *count => Some(hash),
+            _ => None,
+        };
+        if let Some(hash) = uploaded.map(sds_core::hash_from_bytes)
+            && self.net.uploading.remove(&hash)
+        {
+            self.mark_uploads(&[hash], false);
+        }
+        Some(frame)
     }
 
     /// Sets the local presence (SPEC §13.7): `PeerId` is set to this engine's peer id, the
@@ -361,7 +384,7 @@ impl<B: Backend> Engine<B> {
         }
         for hash in blobs {
             if self.net.connected {
-                self.queue_blob(&hash);
+                self.queue_upload(hash);
             } else if !self.net.pending_uploads.contains(&hash) {
                 self.net.pending_uploads.push(hash);
             }
@@ -404,6 +427,20 @@ impl<B: Backend> Engine<B> {
             self.net
                 .wanted
                 .insert(hash.to_owned(), now_ms + VALUE_REREQUEST_MS);
+        }
+    }
+
+    /// Queues the upload of a locally written blob; one that is gone (collected since) is
+    /// no longer pending.
+    fn queue_upload(&mut self, hash: String) {
+        if self.net.uploading.contains(&hash) {
+            return;
+        }
+        if self.store.has_value_blob(&hash) {
+            self.queue_blob(&hash);
+            self.net.uploading.insert(hash);
+        } else {
+            self.mark_uploads(&[hash], false);
         }
     }
 

@@ -86,6 +86,15 @@ impl Pipeline {
             return Ok(None);
         };
         let mut provider = lock(&persistence);
+        // Marked before they are saved: a crash in between leaves a mark without a blob,
+        // which the next upload attempt drops, never a blob that is not sent.
+        let uploads: Vec<String> = commit
+            .blobs
+            .iter()
+            .map(|(hash, _)| hash.clone())
+            .filter(|hash| sds_core::is_sha256_hex(hash))
+            .collect();
+        provider.mark_uploads(&uploads, true)?;
         for (hash, bytes) in &commit.blobs {
             provider.save_value(hash, bytes)?;
         }

@@ -232,6 +232,65 @@ fn blobs_written_offline_are_sent_after_reconnecting() {
 }
 
 #[test]
+fn blobs_not_yet_sent_are_sent_by_the_next_run_and_only_once() {
+    let db = std::sync::Arc::new(std::sync::Mutex::new(sds_core::MemoryDatabase::default()));
+    let start = || {
+        Engine::<YrsBackend>::start(
+            Some(Box::new(MemoryPersistence::shared("s", db.clone()))),
+            options(9),
+            0,
+        )
+        .unwrap()
+    };
+    let uploads = |engine: &mut Engine<YrsBackend>, now: u64| {
+        engine.on_connected(now);
+        drain(engine, now)
+            .into_iter()
+            .filter(|f| matches!(f, Frame::Value { .. }))
+            .count()
+    };
+    // Written by a run that never connects (a CLI command, say), then stopped.
+    let mut a = start();
+    a.transact(|s| {
+        let x = s.new_item_at(None, ROOT_ID, None)?;
+        s.write_value(&x, vec![7u8; 3000])
+    })
+    .unwrap();
+    a.stop().unwrap();
+    // The next run connects, but the connection drops before the blob goes out.
+    let mut b = start();
+    b.on_connected(0);
+    b.on_disconnected();
+    b.stop().unwrap();
+    // The run after that sends it; later runs do not send it again.
+    let mut c = start();
+    assert_eq!(
+        uploads(&mut c, 0),
+        1,
+        "the blob goes out with the next connection"
+    );
+    c.stop().unwrap();
+    let mut d = start();
+    assert_eq!(uploads(&mut d, 0), 0, "sent once");
+    // Within one run, an upload cut short by a disconnection is sent again.
+    d.transact(|s| {
+        let x = s.new_item_at(None, ROOT_ID, None)?;
+        s.write_value(&x, vec![8u8; 3000])
+    })
+    .unwrap();
+    assert!(
+        matches!(d.poll_transmit(5), Some(Frame::Patch(_))),
+        "the patch goes out, its blob is still queued"
+    );
+    d.on_disconnected();
+    assert_eq!(
+        uploads(&mut d, 10),
+        1,
+        "queued again after the disconnection"
+    );
+}
+
+#[test]
 fn presence_is_tagged_echoes_ignored_heartbeats_sent_and_peers_evicted() {
     let mut a = engine(9);
     let mut b = engine(10);

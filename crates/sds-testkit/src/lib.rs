@@ -192,6 +192,7 @@ macro_rules! persistence_suite {
             clocks_are_max_plus_one_also_after_pruning,
             clocks_follow_a_snapshot_written_elsewhere,
             changes_since_a_known_state_are_read_without_the_snapshot,
+            pending_uploads_are_kept_per_store_until_unmarked,
             two_providers_appending_alternately_never_collide,
             blobs_absent_present_first_data_kept,
             blobs_are_scoped_per_store,

@@ -427,6 +427,26 @@ pub fn changes_since_a_known_state_are_read_without_the_snapshot(factory: &dyn P
     assert_eq!(changes, StoredState::default(), "nothing new");
 }
 
+/// Pending uploads are kept per store, in marking order, across reopening, and unmarked.
+pub fn pending_uploads_are_kept_per_store_until_unmarked(factory: &dyn ProviderFactory) {
+    let hash = |n: u8| format!("{n:02x}").repeat(32);
+    let mut a = factory.open("a");
+    let mut b = factory.open("b");
+    assert_eq!(ok(a.pending_uploads(), "read"), Vec::<String>::new());
+    ok(a.mark_uploads(&[hash(2), hash(1)], true), "mark");
+    ok(a.mark_uploads(&[hash(2)], true), "mark again");
+    ok(b.mark_uploads(&[hash(3)], true), "mark in b");
+    let mut reopened = factory.open("a");
+    assert_eq!(
+        ok(reopened.pending_uploads(), "read"),
+        vec![hash(2), hash(1)],
+        "kept across reopening, in marking order, once each"
+    );
+    ok(reopened.mark_uploads(&[hash(2), hash(9)], false), "unmark");
+    assert_eq!(ok(a.pending_uploads(), "read"), vec![hash(1)]);
+    assert_eq!(ok(b.pending_uploads(), "read"), vec![hash(3)], "per store");
+}
+
 /// Two providers of one store appending alternately (with pruning in between) never reuse
 /// or skip a clock, and every patch is kept.
 pub fn two_providers_appending_alternately_never_collide(factory: &dyn ProviderFactory) {
