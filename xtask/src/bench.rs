@@ -2,6 +2,7 @@
 //! implementation in its own process (median of several runs), and writes
 //! `target/bench/results.json` and `docs/BENCHMARKS.md`. `--cli` runs only the CLI section
 //! (whole `sds` processes on a 100,000-entry store) and prints its table.
+//! `--sidecar` runs only the sidecar section (webhook latency and throughput).
 //! `--server` runs only the server section (`sds-server` under load: idle connections, fan-out,
 //! latency, catch-up) and prints its table.
 
@@ -80,6 +81,10 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
         println!("{markdown}");
         return Ok(());
     }
+    if args.iter().any(|a| a == "--sidecar") {
+        println!("{}", sidecar_benchmarks(quick)?);
+        return Ok(());
+    }
     if args.iter().any(|a| a == "--cli") {
         // Only the CLI section: printed, and kept in target/bench/cli.md.
         let mut results = BTreeMap::new();
@@ -152,6 +157,7 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
     }
     cli_benchmarks(quick, &mut results)?;
     let server_results = server::benchmarks(quick)?;
+    let sidecar = sidecar_benchmarks(quick)?;
     let out_dir = workspace_root().join("target/bench");
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     std::fs::write(out_dir.join("results.json"), to_json(&results)).map_err(|e| e.to_string())?;
@@ -162,6 +168,7 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let mut markdown = to_markdown(&results, sizes, quick);
     markdown.push_str(&server::markdown(&server_results));
+    markdown.push_str(&sidecar);
     if quick {
         println!("{markdown}");
     } else {
@@ -170,6 +177,72 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
         eprintln!("==> wrote docs/BENCHMARKS.md and target/bench/results.json");
     }
     Ok(())
+}
+
+/// The sidecar section (issue 7): `crates/sds-sidecar/examples/latency.rs` (release) runs a
+/// server, a peer, the sidecar and a webhook receiver in one process on 127.0.0.1 and prints
+/// its `paced:` and `burst:` lines, which become the table.
+fn sidecar_benchmarks(quick: bool) -> Result<String, String> {
+    run(
+        "build the sidecar latency benchmark",
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "sds-sidecar",
+            "--example",
+            "latency",
+        ],
+        &[],
+    )?;
+    let binary = workspace_root().join("target/release/examples/latency");
+    let (paced, burst) = if quick {
+        ("200", "400")
+    } else {
+        ("1000", "2000")
+    };
+    let mut md = String::from(
+        "## sds-sidecar
+
+A peer changes a store through `sds-server`; the sidecar (its own \
+         replica, SQLite outbox) POSTs a `create` webhook per change to a receiver. Latency \
+         is from the start of the peer's transaction to the arrival of the POST, at 100 \
+         changes/s; throughput is a burst of changes made as fast as the peer can, until the \
+         last POST arrived. Server, peer, sidecar and receiver share this machine's two \
+         cores in one process (release build).\n\n\
+         | backend | paced (target: p95 < 2 s at 100 changes/s) | burst |\n|---|---|---|\n",
+    );
+    for backend in ["yrs", "loro"] {
+        eprintln!("--> sidecar {backend}");
+        let output = Command::new(&binary)
+            .args([paced, burst, backend])
+            .output()
+            .map_err(|e| format!("cannot run the sidecar benchmark: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(format!(
+                "sidecar benchmark ({backend}): {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        let line = |prefix: &str| {
+            stdout
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(|l| l.trim().to_owned())
+                .ok_or_else(|| format!("sidecar benchmark ({backend}): no '{prefix}' line"))
+        };
+        let _ = writeln!(
+            md,
+            "| sds-{backend} | {} | {} |",
+            line("paced:")?,
+            line("burst:")?
+        );
+    }
+    md.push('\n');
+    Ok(md)
 }
 
 fn to_json(results: &BTreeMap<(String, usize, String), Measurement>) -> String {
@@ -629,7 +702,6 @@ fn mcp_entry_get(
             &format!(r#"{{"name":"sds_entry_get","arguments":{{"StoreId":"bench","Id":"{id}"}}}}"#),
         )?);
     }
-    drop(request);
     drop(input);
     let _ = child.wait();
     let first = times.remove(0);
