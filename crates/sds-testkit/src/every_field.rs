@@ -1,6 +1,6 @@
 //! A store that uses every field of the SPEC §9 layout, on any backend: the document the
 //! golden-fixture tests check against each backend's raw layout (and that the backends'
-//! `write_fixture` examples hand to the JavaScript implementations), and the material of
+//! `write_yjs_fixture` and `write_loro_fixture` examples hand to the JavaScript implementations), and the material of
 //! the migration tests.
 
 use sds_core::{Clock, LOST_AND_FOUND_ID, NewBackend, ROOT_ID, Store, StoreOptions};

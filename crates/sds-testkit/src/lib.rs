@@ -13,7 +13,7 @@
 //! sections, each calling the generic test function with the backend type. A new backend gets
 //! the whole suite by implementing `sds_core::NewBackend`.
 //!
-//! The backend-level suite ([`backend_suite`]: the `Backend` trait itself, patches, cursors,
+//! The backend-level suite ([`backend_suite`](mod@backend_suite): the `Backend` trait itself, patches, cursors,
 //! snapshots, touched ids, malformed input) is expanded the same way:
 //!
 //! ```text
@@ -212,7 +212,7 @@ macro_rules! persistence_suite {
     };
 }
 
-/// Expands the backend-level suite ([`backend_suite`]) for a backend type implementing
+/// Expands the backend-level suite ([`backend_suite`](mod@backend_suite)) for a backend type implementing
 /// `sds_core::NewBackend`, in a module `backend_suite`.
 ///
 /// A backend whose blobs carry a checksum, or whose CRDT library survives only some seeds of

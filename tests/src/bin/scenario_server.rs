@@ -1,5 +1,5 @@
 //! `sds-scenario-server <data-dir> <yrs|loro> <port>`: a durable `sds-server` run through the
-//! library entry point, with the JWT secret from `SDS_JWT_SECRET`, on 127.0.0.1:<port> (0 for
+//! library entry point, with the JWT secret from `SDS_JWT_SECRET`, on `127.0.0.1:<port>` (0 for
 //! any free port). Prints `listening <address>` (flushed) once it accepts connections, and
 //! runs until it is killed: the network scenarios SIGKILL it mid-session. (The `sds-server`
 //! binary belongs to another package, so `CARGO_BIN_EXE_*` does not reach it from here.)

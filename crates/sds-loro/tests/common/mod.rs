@@ -1,4 +1,4 @@
-//! Shared by the integration tests and the `write_fixture` example: the store of
+//! Shared by the integration tests and the `write_loro_fixture` example: the store of
 //! `sds_testkit::every_field`, which uses every field of the SPEC §9 layout, on any backend;
 //! the loro-crdt fixtures; and how to fuzz loro's blobs.
 

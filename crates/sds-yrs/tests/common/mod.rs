@@ -1,4 +1,4 @@
-//! Shared by the integration tests and the `write_fixture` example: the store of
+//! Shared by the integration tests and the `write_yjs_fixture` example: the store of
 //! `sds_testkit::every_field`, which uses every field of the SPEC §9 layout, on yrs.
 
 #![allow(dead_code, unused_imports)] // Each test binary uses a different part of this module.

@@ -4,7 +4,7 @@
 //! `tests/fixtures/loro/README.md`):
 //!
 //! ```sh
-//! cargo run -p sds-loro --example write_fixture
+//! cargo run -p sds-loro --example write_loro_fixture
 //! cd crates/sds-loro/tests/fixtures/loro && node verify.mjs sds-written.bin > report-sds-written.json
 //! ```
 

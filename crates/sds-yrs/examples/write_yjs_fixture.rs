@@ -3,7 +3,7 @@
 //! check it with Y.js (see `tests/fixtures/yjs/README.md`):
 //!
 //! ```sh
-//! cargo run -p sds-yrs --example write_fixture
+//! cargo run -p sds-yrs --example write_yjs_fixture
 //! cd crates/sds-yrs/tests/fixtures/yjs && node verify.mjs sds-written.bin > report-sds-written.json
 //! ```
 
