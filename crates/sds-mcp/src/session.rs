@@ -6,7 +6,7 @@ use crate::config::BackendKind;
 use crate::params::{ToolError, ToolResult, describe};
 use sds_core::{NewBackend, Persistence};
 use sds_sqlite::{SqliteOptions, SqlitePersistence};
-use sds_sync::{Engine, EngineOptions, SyncError};
+use sds_sync::{Engine, EngineOptions, KeptEngines, StopFailure, SyncError};
 use std::path::{Path, PathBuf};
 
 /// Which store a call works on.
@@ -146,13 +146,9 @@ impl<B: NewBackend> Session<B> {
 
     /// Stops the engine: checkpoint and close.
     pub fn close(mut self) -> ToolResult<()> {
-        self.engine.stop().map_err(|error| {
-            ToolError::new(format!(
-                "failed to write a checkpoint of store '{}': {}",
-                self.target.store_id,
-                sync_error(error).0
-            ))
-        })
+        self.engine
+            .stop()
+            .map_err(|error| checkpoint_failed(&self.target.store_id, error))
     }
 }
 
@@ -190,37 +186,25 @@ pub fn with_session<B: NewBackend + 'static, T>(
 ///
 /// Restoring a store decodes its whole document (seconds for 100,000 entries), so an MCP
 /// server that opened and stopped a store for every call, as SPEC §16.3 describes, would spend
-/// nearly all its time restoring. Instead the engine of the last store stays open: every
-/// change a call makes is durable when the call returns (the engine's commit hook), before
-/// each call the engine reads what other processes wrote to the file since
-/// ([`Engine::refresh`]), checkpoints run at the usual threshold, and the engine is stopped
-/// (checkpoint) when another store is used, before the store is synced or destroyed, and
-/// when the server exits. A file that was deleted or replaced since is noticed by its
-/// identity (device and inode) and opened afresh.
-#[derive(Default)]
+/// nearly all its time restoring. Instead the engine of the last store stays open in a
+/// [`KeptEngines`] of capacity one: every change a call makes is durable when the call returns
+/// (the engine's commit hook), before each call the engine reads what other processes wrote to
+/// the file since ([`sds_sync::Engine::refresh`]), checkpoints run at the usual threshold, and
+/// the engine is stopped (checkpoint) when another store is used, before the store is synced
+/// or destroyed, and when the server exits. A file that was deleted or replaced since is
+/// noticed by its identity (device and inode) and opened afresh.
 pub struct OpenStores {
-    open: Option<OpenStore>,
+    kept: KeptEngines,
+    /// What the kept engine was opened for.
+    target: Option<Target>,
 }
 
-struct OpenStore {
-    target: Target,
-    identity: FileIdentity,
-    session: Box<dyn AnySession>,
-}
-
-/// A [`Session`] of any backend.
-trait AnySession: Send {
-    fn close(self: Box<Self>) -> ToolResult<()>;
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
-}
-
-impl<B: NewBackend + 'static> AnySession for Session<B> {
-    fn close(self: Box<Self>) -> ToolResult<()> {
-        (*self).close()
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
-        self
+impl Default for OpenStores {
+    fn default() -> Self {
+        OpenStores {
+            kept: KeptEngines::new(1),
+            target: None,
+        }
     }
 }
 
@@ -228,20 +212,18 @@ impl OpenStores {
     /// The open session of `target`, brought up to date with the file, if it is still the
     /// store on disk; any other open store is stopped.
     pub fn take<B: NewBackend + 'static>(&mut self, target: &Target) -> Option<Session<B>> {
-        let open = self.open.take()?;
-        let current = open.target.same_as(target)
-            && open.identity.is_some()
-            && file_identity(&target.path()) == open.identity;
-        if !current {
-            close_quietly(open);
+        let open = self.target.take()?;
+        if !open.same_as(target) {
+            self.release_path(&open.path());
             return None;
         }
-        let mut session = *open.session.into_any().downcast::<Session<B>>().ok()?;
-        match session.engine.refresh() {
-            Ok(_) => Some(session),
-            Err(error) => {
-                tracing::warn!(store = %target.store_id, %error, "refreshing the open store failed; opening it again");
-                let _ = session.close();
+        match self.kept.take::<B>(&target.path()) {
+            Ok(engine) => engine.map(|engine| Session {
+                engine,
+                target: target.clone(),
+            }),
+            Err(failure) => {
+                log_failure(&failure);
                 None
             }
         }
@@ -249,56 +231,50 @@ impl OpenStores {
 
     /// Keeps `session` open for the next call.
     pub fn keep<B: NewBackend + 'static>(&mut self, session: Session<B>) {
-        let identity = file_identity(&session.target.path());
-        if let Some(previous) = self.open.take() {
-            close_quietly(previous);
+        if let Some(previous) = self.target.take() {
+            self.release_path(&previous.path());
         }
-        if identity.is_none() {
-            let _ = session.close();
-            return;
+        let Session { engine, target } = session;
+        let failures = self
+            .kept
+            .keep(target.path(), target.store_id.clone(), engine);
+        failures.iter().for_each(log_failure);
+        if !self.kept.is_empty() {
+            self.target = Some(target);
         }
-        self.open = Some(OpenStore {
-            target: session.target.clone(),
-            identity,
-            session: Box::new(session),
-        });
     }
 
     /// Stops the open store's engine (checkpoint), if there is one; a failure is logged (the
     /// store's changes are durable already).
     pub fn release(&mut self) {
-        if let Some(open) = self.open.take() {
-            close_quietly(open);
+        if let Some(open) = self.target.take() {
+            self.release_path(&open.path());
         }
     }
 
     /// Stops the open store's engine (checkpoint), if there is one.
     pub fn close(&mut self) -> ToolResult<()> {
-        match self.open.take() {
-            Some(open) => open.session.close(),
+        self.target = None;
+        match self.kept.release_all().into_iter().next() {
+            Some(failure) => Err(checkpoint_failed(&failure.store_id, failure.error)),
             None => Ok(()),
+        }
+    }
+
+    fn release_path(&mut self, path: &Path) {
+        if let Err(failure) = self.kept.release(path) {
+            log_failure(&failure);
         }
     }
 }
 
-fn close_quietly(open: OpenStore) {
-    let store_id = open.target.store_id.clone();
-    if let Err(error) = open.session.close() {
-        tracing::warn!(store = %store_id, error = %error.0, "stopping the open store failed");
-    }
+fn checkpoint_failed(store_id: &str, error: SyncError) -> ToolError {
+    ToolError::new(format!(
+        "failed to write a checkpoint of store '{store_id}': {}",
+        sync_error(error).0
+    ))
 }
 
-/// What identifies a file on disk across renames of others: device and inode. `None` where
-/// that is not available (then nothing is kept open).
-type FileIdentity = Option<(u64, u64)>;
-
-#[cfg(unix)]
-fn file_identity(path: &Path) -> FileIdentity {
-    use std::os::unix::fs::MetadataExt as _;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-#[cfg(not(unix))]
-fn file_identity(_path: &Path) -> FileIdentity {
-    None
+fn log_failure(failure: &StopFailure) {
+    tracing::warn!(store = %failure.store_id, error = %failure.error, "stopping the open store failed");
 }

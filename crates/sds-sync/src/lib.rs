@@ -35,6 +35,7 @@
 pub mod driver;
 mod engine;
 mod error;
+mod kept;
 mod network;
 mod pipeline;
 pub mod protocol;
@@ -43,6 +44,7 @@ pub mod transport;
 pub use driver::{DriverEvent, EngineHandle, EventReceiver};
 pub use engine::{Engine, EngineEvent, EngineOptions};
 pub use error::{Result, SyncError};
+pub use kept::{KeptEngines, StopFailure};
 pub use network::{
     DEFAULT_PRESENCE_TIMEOUT_MS, NetworkOptions, PeerPresence, PresenceOrigin, VALUE_REREQUEST_MS,
 };
