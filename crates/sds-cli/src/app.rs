@@ -3,11 +3,12 @@
 
 use crate::args::{Cli, Command, GlobalArgs, cli_command};
 use crate::info_args::{self, InfoArgs};
-use crate::output::{CliError, EXIT_GENERAL, EXIT_OK, Format, Output, print_error};
+use crate::output::{CliError, EXIT_GENERAL, EXIT_OK, Format, Output, print_error, write_error};
 use crate::settings::Settings;
-use crate::{commands, repl};
+use crate::{commands, daemon, repl};
 use clap::FromArgMatches;
 use clap::error::ErrorKind;
+use std::io::Write;
 
 /// What the argument list asks for.
 pub enum Parsed {
@@ -99,7 +100,10 @@ pub fn run(args: Vec<String>) -> u8 {
     if args.is_empty() {
         return print_output(&Output::Plain(top_help()), Format::Text);
     }
-    match parse(args) {
+    if args.first().map(String::as_str) == Some(daemon::SERVE_ARG) {
+        return daemon::serve(&args[1..]);
+    }
+    match parse(args.clone()) {
         Err(error) => {
             print_error(&error, Format::Text, true);
             error.code
@@ -127,7 +131,17 @@ pub fn run(args: Vec<String>) -> u8 {
                 }
                 (Some(script), None) => repl::run_script(&script, &global, &settings),
                 (None, Some(Command::Shell)) => repl::run_shell(&global),
-                (None, Some(command)) => run_command(&settings, command, info, true),
+                (None, Some(command)) => {
+                    let served = daemon::serves(&command);
+                    if served && let Some(code) = daemon::forward(&settings, &args) {
+                        return code;
+                    }
+                    let code = run_command(&settings, command, info, true);
+                    if served {
+                        daemon::start_if_worthwhile(&settings);
+                    }
+                    code
+                }
                 (None, None) => print_output(&Output::Plain(top_help()), settings.format),
             }
         }
@@ -175,22 +189,64 @@ pub fn run_line(global: &GlobalArgs, tokens: Vec<String>) -> u8 {
 }
 
 fn run_command(settings: &Settings, command: Command, info: InfoArgs, top_level: bool) -> u8 {
-    match commands::execute(settings, command, info) {
-        Ok(output) => print_output(&output, settings.format),
+    let result = commands::execute(settings, command, info);
+    // stdout and stderr are locked only now: a progress bar draws on stderr from its own
+    // thread while the command runs.
+    report(
+        result,
+        settings.format,
+        top_level,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+/// Runs one command with its results written to `out` and its errors to `err` (the
+/// background process of [`crate::daemon`] sends them back to the client).
+pub fn run_command_to(
+    settings: &Settings,
+    command: Command,
+    info: InfoArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    let result = commands::execute(settings, command, info);
+    report(result, settings.format, true, out, err)
+}
+
+fn report(
+    result: Result<Output, CliError>,
+    format: Format,
+    top_level: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
+    match result {
+        Ok(output) => write_output(&output, format, out, err),
         Err(error) => {
-            print_error(&error, settings.format, top_level);
+            write_error(err, &error, format, top_level);
             error.code
         }
     }
 }
 
 fn print_output(output: &Output, format: Format) -> u8 {
-    match output.print(format) {
+    write_output(
+        output,
+        format,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+    )
+}
+
+fn write_output(output: &Output, format: Format, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    match output.write_to(out, format) {
         Ok(()) => EXIT_OK,
         // A reader that went away (`sds tree show | head`) is not an error of the command.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(e) => {
-            print_error(
+            write_error(
+                err,
                 &CliError::general(format!("cannot write the output: {e}")),
                 format,
                 true,

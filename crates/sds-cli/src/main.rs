@@ -38,6 +38,7 @@
 mod app;
 mod args;
 mod commands;
+mod daemon;
 mod info_args;
 mod output;
 mod progress;

@@ -163,10 +163,9 @@ impl Output {
         }
     }
 
-    /// Writes the result to stdout.
-    pub fn print(&self, format: Format) -> std::io::Result<()> {
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
+    /// Writes the result to `out` (stdout, or the answer of the background process).
+    pub fn write_to(&self, out: &mut dyn Write, format: Format) -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(out);
         match self {
             Output::Result { lines, json } => match format {
                 Format::Text => {
@@ -190,7 +189,11 @@ impl Output {
 /// Prints an error to stderr. `top_level` decides whether a parser error is followed by the
 /// usage help (SPEC §15.6: not inside the REPL or a script).
 pub fn print_error(error: &CliError, format: Format, top_level: bool) {
-    let mut err = std::io::stderr().lock();
+    write_error(&mut std::io::stderr().lock(), error, format, top_level);
+}
+
+/// Writes an error to `err` as [`print_error`] writes it to stderr.
+pub fn write_error(err: &mut dyn Write, error: &CliError, format: Format, top_level: bool) {
     // Failing to report an error on stderr leaves nothing better to do.
     let _ = match (&error.parser_help, format) {
         (Some(help), _) if top_level => write!(err, "sds: {}\n\n{help}", error.message),

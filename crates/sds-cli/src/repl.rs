@@ -1,9 +1,11 @@
 //! The REPL (`sds shell`, SPEC §15.8) and script mode (`--script`, SPEC §15.9). Both run each
-//! line as one command with the session's global options placed before the line's tokens.
+//! line as one command with the session's global options placed before the line's tokens,
+//! and keep the stores their lines use open between lines.
 
 use crate::app::run_line;
 use crate::args::GlobalArgs;
-use crate::output::{CliError, EXIT_NOT_FOUND, print_error};
+use crate::output::{CliError, EXIT_NOT_FOUND, Format, print_error};
+use crate::session;
 use crate::settings::{OnError, Settings};
 use crate::tokenizer::tokenize;
 use std::io::{BufRead, IsTerminal, Write};
@@ -37,8 +39,30 @@ fn classify(line: &str) -> Line {
     }
 }
 
+/// How many stores a REPL or script keeps open between its lines.
+const KEPT_STORES: usize = 4;
+
+/// Runs a REPL or a script with the stores its lines use kept open between lines (restoring
+/// a large store takes seconds); at the end their engines are stopped (checkpoints). A failed
+/// checkpoint is reported and turns a success into its exit code.
+fn keeping_stores(format: Format, run: impl FnOnce() -> u8) -> u8 {
+    session::keep_stores_open(KEPT_STORES);
+    let code = run();
+    match session::release_all() {
+        Ok(()) => code,
+        Err(error) => {
+            print_error(&error, format, true);
+            if code == 0 { error.code } else { code }
+        }
+    }
+}
+
 /// `sds shell`: errors are printed and the session goes on; the exit code is 0.
 pub fn run_shell(global: &GlobalArgs) -> u8 {
+    keeping_stores(Settings::format_of(global), || shell_loop(global))
+}
+
+fn shell_loop(global: &GlobalArgs) -> u8 {
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
     if interactive {
@@ -73,6 +97,10 @@ pub fn run_shell(global: &GlobalArgs) -> u8 {
 
 /// `--script <file|->`: returns the exit code the `--on-error` policy gives.
 pub fn run_script(path: &str, global: &GlobalArgs, settings: &Settings) -> u8 {
+    keeping_stores(settings.format, || script_lines(path, global, settings))
+}
+
+fn script_lines(path: &str, global: &GlobalArgs, settings: &Settings) -> u8 {
     let lines: Box<dyn Iterator<Item = String>> = if path == "-" {
         Box::new(std::io::stdin().lock().lines().map_while(Result::ok))
     } else {

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use std::io::Write;
 
 fn shell_runs_lines_without_greeting_on_a_pipe(backend: &'static str) {
     let s = Sds::new(backend);
@@ -178,8 +179,66 @@ fn scripts_with_crlf_line_endings_work(backend: &'static str) {
     );
 }
 
+/// The shell keeps the store open between lines and still sees what other processes do to
+/// the file: a new entry, then the store destroyed and created again.
+fn the_shell_sees_changes_other_processes_make(backend: &'static str) {
+    use std::io::{BufRead, BufReader};
+    let s = Sds::new(backend);
+    let a = s.item(&["--label", "A"]);
+    let mut shell = s
+        .command()
+        .arg("shell")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the shell");
+    let mut input = shell.stdin.take().expect("stdin");
+    let mut output = BufReader::new(shell.stdout.take().expect("stdout"));
+    // Runs `entry list root` and returns its lines, up to the marker line the shell prints
+    // afterwards.
+    let mut list_root = |input: &mut std::process::ChildStdin| {
+        writeln!(input, "entry list root --label\n--version").expect("write a line");
+        input.flush().expect("flush");
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert_ne!(
+                output.read_line(&mut line).expect("read"),
+                0,
+                "the shell ended"
+            );
+            if line.starts_with("sds ") {
+                return lines;
+            }
+            lines.push(line.trim_end().to_owned());
+        }
+    };
+    assert_eq!(list_root(&mut input), [format!("{a}  A")]);
+
+    let b = s.item(&["--label", "B"]);
+    assert_eq!(
+        list_root(&mut input),
+        [format!("{a}  A"), format!("{b}  B")]
+    );
+
+    s.run(&["store", "destroy"]).ok();
+    let c = s.item(&["--label", "C"]);
+    assert_eq!(list_root(&mut input), [format!("{c}  C")]);
+
+    writeln!(input, "entry update {c} --label C2").expect("write a line");
+    drop(input);
+    let status = shell.wait().expect("wait for the shell");
+    assert!(status.success());
+    assert_eq!(
+        s.run(&["entry", "get", &c, "--label"]).ok(),
+        format!("id:    {c}\nlabel: C2\n")
+    );
+}
+
 backend_tests!(
     shell_runs_lines_without_greeting_on_a_pipe,
+    the_shell_sees_changes_other_processes_make,
     shell_lines_inherit_and_override_global_options,
     scripts_run_every_line_and_stop_at_the_first_failure,
     scripts_continue_with_the_last_failure_code,

@@ -131,7 +131,7 @@ impl ValueSource {
 }
 
 /// `entry create`.
-pub fn create<B: NewBackend>(
+pub fn create<B: NewBackend + 'static>(
     settings: &Settings,
     args: CreateArgs,
     info: InfoArgs,
@@ -195,7 +195,7 @@ pub fn create<B: NewBackend>(
 }
 
 /// `entry get`.
-pub fn get<B: NewBackend>(
+pub fn get<B: NewBackend + 'static>(
     settings: &Settings,
     args: GetArgs,
     info: InfoArgs,
@@ -263,7 +263,7 @@ fn info_map(info: &std::collections::BTreeMap<String, JsonValue>) -> JsonValue {
 }
 
 /// `entry list`.
-pub fn list<B: NewBackend>(
+pub fn list<B: NewBackend + 'static>(
     settings: &Settings,
     args: ListArgs,
     info: InfoArgs,
@@ -359,7 +359,7 @@ pub fn list<B: NewBackend>(
 }
 
 /// `entry update`.
-pub fn update<B: NewBackend>(
+pub fn update<B: NewBackend + 'static>(
     settings: &Settings,
     args: UpdateArgs,
     info: InfoArgs,
@@ -421,7 +421,7 @@ fn cannot_move(id: &str, target: &str) -> CliError {
 }
 
 /// Moves `id` into `target` after the common checks of `entry move` and `entry restore`.
-fn checked_move<B: NewBackend>(
+fn checked_move<B: NewBackend + 'static>(
     session: &mut crate::session::Session<B>,
     id: &str,
     target: &str,
@@ -441,7 +441,10 @@ fn checked_move<B: NewBackend>(
 }
 
 /// `entry move`.
-pub fn move_entry<B: NewBackend>(settings: &Settings, args: MoveArgs) -> Result<Output, CliError> {
+pub fn move_entry<B: NewBackend + 'static>(
+    settings: &Settings,
+    args: MoveArgs,
+) -> Result<Output, CliError> {
     let index = parse_index("--at", args.at.as_deref())?;
     let id = resolve_alias(&args.id).to_owned();
     let target = resolve_alias(&args.to).to_owned();
@@ -459,7 +462,7 @@ pub fn move_entry<B: NewBackend>(settings: &Settings, args: MoveArgs) -> Result<
 }
 
 /// `entry delete`.
-pub fn delete<B: NewBackend>(settings: &Settings, id: &str) -> Result<Output, CliError> {
+pub fn delete<B: NewBackend + 'static>(settings: &Settings, id: &str) -> Result<Output, CliError> {
     let id = resolve_alias(id).to_owned();
     with_session::<B, _>(settings, Access::Existing, |session| {
         live_entry(session.store(), &id)?;
@@ -481,7 +484,10 @@ fn in_trash<B: Backend>(store: &Store<B>, id: &str) -> bool {
 }
 
 /// `entry restore`.
-pub fn restore<B: NewBackend>(settings: &Settings, args: RestoreArgs) -> Result<Output, CliError> {
+pub fn restore<B: NewBackend + 'static>(
+    settings: &Settings,
+    args: RestoreArgs,
+) -> Result<Output, CliError> {
     let index = parse_index("--at", args.at.as_deref())?;
     let id = resolve_alias(&args.id).to_owned();
     let target = resolve_alias(args.to.as_deref().unwrap_or("root")).to_owned();
@@ -504,7 +510,7 @@ pub fn restore<B: NewBackend>(settings: &Settings, args: RestoreArgs) -> Result<
 }
 
 /// `entry purge`.
-pub fn purge<B: NewBackend>(settings: &Settings, id: &str) -> Result<Output, CliError> {
+pub fn purge<B: NewBackend + 'static>(settings: &Settings, id: &str) -> Result<Output, CliError> {
     let id = resolve_alias(id).to_owned();
     with_session::<B, _>(settings, Access::Existing, |session| {
         live_entry(session.store(), &id)?;

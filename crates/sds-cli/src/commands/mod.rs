@@ -36,7 +36,7 @@ pub fn execute(settings: &Settings, command: Command, info: InfoArgs) -> Result<
     }
 }
 
-fn execute_on<B: NewBackend>(
+fn execute_on<B: NewBackend + 'static>(
     settings: &Settings,
     command: Command,
     info: InfoArgs,

@@ -233,7 +233,10 @@ pub fn ping(settings: &Settings) -> Result<Output, CliError> {
 // store sync
 
 /// `store sync [--timeout <ms>]`.
-pub fn sync<B: NewBackend>(settings: &Settings, timeout: Option<&str>) -> Result<Output, CliError> {
+pub fn sync<B: NewBackend + 'static>(
+    settings: &Settings,
+    timeout: Option<&str>,
+) -> Result<Output, CliError> {
     let timeout_ms = match timeout {
         None => DEFAULT_SYNC_TIMEOUT_MS,
         Some(raw) => parse_integer("--timeout", raw)?,
@@ -286,7 +289,7 @@ pub fn sync<B: NewBackend>(settings: &Settings, timeout: Option<&str>) -> Result
 /// Connects, then stays connected for `wait` (the engine uploads its state and asks for the
 /// server's on connection). The whole is bounded by twice `wait`. Returns whether the
 /// connection was established.
-async fn connect_and_wait<B: NewBackend>(
+async fn connect_and_wait<B: NewBackend + 'static>(
     handle: &EngineHandle<B>,
     events: &mut EventReceiver,
     server: &str,

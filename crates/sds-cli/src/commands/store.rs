@@ -11,7 +11,7 @@ use sds_core::{
 use serde_json::Value as JsonValue;
 
 /// `store info`.
-pub fn info<B: NewBackend>(settings: &Settings) -> Result<Output, CliError> {
+pub fn info<B: NewBackend + 'static>(settings: &Settings) -> Result<Output, CliError> {
     let store_id = settings.store_id()?;
     let dir = &settings.persistence_dir;
     let not_found = store_not_found(store_id, dir);
@@ -74,6 +74,7 @@ pub fn destroy(settings: &Settings) -> Result<Output, CliError> {
     if !exists {
         return Err(store_not_found(store_id, dir));
     }
+    crate::session::release(settings)?;
     sds_sqlite::destroy_store_files(dir, store_id).map_err(|e| {
         CliError::general(format!(
             "failed to destroy store '{store_id}': {}",
@@ -95,7 +96,7 @@ enum Encoding {
 }
 
 /// `store export`.
-pub fn export<B: NewBackend>(
+pub fn export<B: NewBackend + 'static>(
     settings: &Settings,
     encoding: Option<&str>,
     output: Option<&str>,
@@ -144,7 +145,10 @@ pub fn export<B: NewBackend>(
 }
 
 /// `store import --input <file>`.
-pub fn import<B: NewBackend>(settings: &Settings, file: &str) -> Result<Output, CliError> {
+pub fn import<B: NewBackend + 'static>(
+    settings: &Settings,
+    file: &str,
+) -> Result<Output, CliError> {
     settings.store_id()?;
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,

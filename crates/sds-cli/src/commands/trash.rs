@@ -9,7 +9,10 @@ use sds_core::{NewBackend, TRASH_ID};
 use std::time::Duration;
 
 /// `trash list`.
-pub fn list<B: NewBackend>(settings: &Settings, only: Option<&str>) -> Result<Output, CliError> {
+pub fn list<B: NewBackend + 'static>(
+    settings: &Settings,
+    only: Option<&str>,
+) -> Result<Output, CliError> {
     let only = Only::parse(only)?;
     with_session::<B, _>(settings, Access::Existing, |session| {
         let store = session.store();
@@ -46,7 +49,7 @@ fn entries(n: usize) -> &'static str {
 }
 
 /// `trash purge-all`.
-pub fn purge_all<B: NewBackend>(settings: &Settings) -> Result<Output, CliError> {
+pub fn purge_all<B: NewBackend + 'static>(settings: &Settings) -> Result<Output, CliError> {
     let purged = with_session::<B, _>(settings, Access::Existing, |session| {
         session.transact(|store| {
             let children = store.inner_entry_ids(TRASH_ID);
@@ -63,7 +66,7 @@ pub fn purge_all<B: NewBackend>(settings: &Settings) -> Result<Output, CliError>
 }
 
 /// `trash purge-expired`.
-pub fn purge_expired<B: NewBackend>(
+pub fn purge_expired<B: NewBackend + 'static>(
     settings: &Settings,
     ttl: Option<&str>,
 ) -> Result<Output, CliError> {

@@ -8,7 +8,10 @@ use sds_core::{Backend, NewBackend, ROOT_ID, Store};
 use std::sync::Arc;
 
 /// `tree show`.
-pub fn show<B: NewBackend>(settings: &Settings, depth: Option<&str>) -> Result<Output, CliError> {
+pub fn show<B: NewBackend + 'static>(
+    settings: &Settings,
+    depth: Option<&str>,
+) -> Result<Output, CliError> {
     let depth = parse_depth(depth)?.unwrap_or(usize::MAX);
     with_session::<B, _>(settings, Access::Existing, |session| {
         let store = session.store();

@@ -146,7 +146,9 @@ impl Sds {
         for variable in SDS_VARIABLES {
             command.env_remove(variable);
         }
+        // Every command runs in-process unless a test asks for the background process.
         command
+            .env("SDS_DAEMON", "off")
             .env("HOME", self.temp.path())
             .env_remove("USERPROFILE")
             .current_dir(self.temp.path());
