@@ -276,5 +276,9 @@ fn checkpoint_failed(store_id: &str, error: SyncError) -> ToolError {
 }
 
 fn log_failure(failure: &StopFailure) {
-    tracing::warn!(store = %failure.store_id, error = %failure.error, "stopping the open store failed");
+    tracing::warn!(
+        store = %failure.store_id,
+        error = %failure.error,
+        "stopping the open store failed"
+    );
 }
