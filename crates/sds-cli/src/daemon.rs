@@ -17,8 +17,9 @@
 //! SQLite file) before the command's answer is sent, and before each command the engine
 //! reads what other processes wrote to the file since. The process stops its engines
 //! (checkpoints) and exits when it has been idle for `SDS_DAEMON_IDLE` seconds (default 600),
-//! when its socket file is removed or replaced, and when a client of another build of `sds`
-//! connects (after an upgrade). A second process for the same directory is kept out by a
+//! when its socket file is removed or replaced, when a client of another build of `sds`
+//! connects (after an upgrade), and when asked to stop (the request `{"stop":true}`, answered
+//! once the checkpoints are written). A second process for the same directory is kept out by a
 //! lock on `<dir>/.sds-daemon.lock`.
 //!
 //! `SDS_DAEMON` chooses the behaviour: `auto` (the default) as above, `on` to start the
@@ -441,7 +442,7 @@ mod unix {
                 stream.set_nonblocking(false)?;
                 let outcome = handle(&stream, dir, &build);
                 last_command = Instant::now();
-                if outcome == Handled::Superseded {
+                if outcome == Handled::Exit {
                     return Ok(());
                 }
             }
@@ -454,8 +455,9 @@ mod unix {
     #[derive(Debug, PartialEq, Eq)]
     enum Handled {
         Done,
-        /// A client of another build: this process makes way for a new one.
-        Superseded,
+        /// Asked to stop, or a client of another build (this process makes way for a new
+        /// one): the process exits.
+        Exit,
     }
 
     /// Reads one request, runs it and writes the answer. A request this process cannot run
@@ -472,9 +474,16 @@ mod unix {
             decline(stream);
             return Handled::Done;
         };
+        if request["stop"].as_bool() == Some(true) {
+            // Asked to stop: the engines are stopped before the answer, so the client knows
+            // the checkpoints are written when it arrives.
+            let _ = session::release_all();
+            decline(stream);
+            return Handled::Exit;
+        }
         if request["build"].as_str() != Some(build) {
             decline(stream);
-            return Handled::Superseded;
+            return Handled::Exit;
         }
         match prepare(&request, dir) {
             Some((settings, args)) => run(stream, &settings, args),

@@ -299,6 +299,12 @@ fn the_background_process_declines_and_exits() {
     assert!(daemon.wait().unwrap().success());
     assert!(!socket.exists());
 
+    // Asked to stop: it exits once the engines are stopped.
+    let mut daemon = s.serve("600");
+    assert_eq!(ask(b"{\"stop\":true}\n"), [1]);
+    assert!(daemon.wait().unwrap().success());
+    assert!(!socket.exists());
+
     // Idle for a second: it exits.
     let mut daemon = s.serve("1");
     assert!(daemon.wait().unwrap().success());
