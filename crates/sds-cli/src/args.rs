@@ -14,6 +14,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
         Stores live in <persistence-dir>/<store id>.db (SQLite). Every command opens the \
         store, performs its operation and writes a checkpoint. Ids accept the aliases \
         'root', 'trash' and 'lost-and-found'.\n\n\
+        After a slow restore (a large store) a background process keeps the store open for \
+        the next commands; it exits after SDS_DAEMON_IDLE seconds (600) without one. \
+        SDS_DAEMON=off runs every command in its own process, SDS_DAEMON=on always uses \
+        the background process.\n\n\
         Only 'store sync', 'store ping' and 'token issue' use the network: they talk to a \
         relay server (sds-server) given with --server ws://… or wss://….",
     after_help = "Exit codes: 0 ok, 1 general error, 2 usage error, 3 not found, \

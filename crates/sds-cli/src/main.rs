@@ -30,6 +30,12 @@
 //! `sds: error: <message>` with the exit codes of SPEC §15.7. The backend (`yrs` or `loro`) is
 //! chosen at run time with `--backend`; the command logic is generic over it.
 //!
+//! A command restores its store from the file, which takes seconds for 100,000 entries. After
+//! such a slow restore `sds` starts a background process for the persistence directory that
+//! keeps the store open, and later commands run in it over a Unix socket, printing exactly
+//! what they would print in-process (see `daemon`; `SDS_DAEMON=auto|on|off`,
+//! `SDS_DAEMON_IDLE=<seconds>`). The REPL and scripts keep their stores open themselves.
+//!
 //! This file only hands the arguments to [`app::run`]: parsing lives in `args` and
 //! `info_args`, the commands in `commands` (the network ones in `commands::network`), store
 //! access in `session`, output in `output`, and the REPL and scripts in `repl` with their
