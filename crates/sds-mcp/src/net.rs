@@ -5,16 +5,15 @@
 
 use crate::params::{ToolError, ToolResult};
 use crate::session::{Access, Session, Target, sync_error};
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
-use hyper_util::rt::TokioIo;
 use sds_core::NewBackend;
 use sds_sync::{Backoff, ConnectOptions, EngineHandle};
+use sds_ws::TokenError;
 use serde_json::{Value as JsonValue, json};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::runtime::Handle;
 
+/// The bound of the whole `POST /api/token` exchange (connection included).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a probe waits after the upgrade for a 4001/4003 close (SPEC §15.5).
 const PROBE_WAIT: Duration = Duration::from_millis(1000);
 
@@ -123,106 +122,23 @@ impl TokenRequest {
 
 /// `sds_token_issue`: `POST <http base>/api/token` with the admin token.
 pub fn issue_token(rt: &Handle, request: &TokenRequest) -> ToolResult<JsonValue> {
-    let (tls, rest) = match request.server.strip_prefix("wss://") {
-        Some(rest) => (true, rest),
-        None => (false, request.server.trim_start_matches("ws://")),
+    let claims = sds_ws::TokenRequest {
+        sub: &request.sub,
+        scope: &request.scope,
+        exp: &request.exp,
     };
-    let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let path = format!("/{}/api/token", prefix.trim_end_matches('/'));
-    let path = path.replacen("//", "/", 1);
-    let http_url = format!("{}://{authority}{path}", if tls { "https" } else { "http" });
-    let body = json!({"sub": request.sub, "scope": request.scope, "exp": request.exp}).to_string();
-    let failed =
-        |message: String| ToolError::new(format!("HTTP request to '{http_url}' failed: {message}"));
-    let (status, body) = rt
-        .block_on(post(tls, authority, &path, &request.admin_token, body))
-        .map_err(failed)?;
-    let parsed: JsonValue = serde_json::from_slice(&body).unwrap_or_default();
-    let error = parsed.get("error").and_then(JsonValue::as_str).map_or_else(
-        || String::from_utf8_lossy(&body).into_owned(),
-        str::to_owned,
-    );
-    match status {
-        200..=299 => {}
-        401 => {
-            return Err(ToolError::new(format!(
+    let token = rt
+        .block_on(sds_ws::issue_token(
+            &request.server,
+            &request.admin_token,
+            &claims,
+            HTTP_TIMEOUT,
+        ))
+        .map_err(|error| match error {
+            TokenError::Unauthorized(error) => ToolError::new(format!(
                 "authentication failed — token is missing or expired: {error}"
-            )));
-        }
-        403 => return Err(ToolError::new(format!("admin scope required: {error}"))),
-        other => return Err(ToolError::new(format!("server returned {other}: {error}"))),
-    }
-    let token = parsed
-        .get("token")
-        .and_then(JsonValue::as_str)
-        .ok_or_else(|| ToolError::new("server response did not contain a token"))?;
+            )),
+            other => ToolError::new(other.to_string()),
+        })?;
     Ok(json!({"Token": token, "Sub": request.sub, "Scope": request.scope, "Exp": request.exp}))
-}
-
-/// One HTTP/1.1 POST; returns the status and the body.
-async fn post(
-    tls: bool,
-    authority: &str,
-    path: &str,
-    admin_token: &str,
-    body: String,
-) -> Result<(u16, Bytes), String> {
-    let host = authority
-        .rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty())
-        .map_or(authority, |(host, _)| host);
-    let address = if host.len() == authority.len() {
-        format!("{authority}:{}", if tls { 443 } else { 80 })
-    } else {
-        authority.to_owned()
-    };
-    let stream = tokio::net::TcpStream::connect(&address)
-        .await
-        .map_err(|e| e.to_string())?;
-    let request = hyper::Request::post(path)
-        .header(hyper::header::HOST, authority)
-        .header(
-            hyper::header::AUTHORIZATION,
-            format!("Bearer {admin_token}"),
-        )
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    if !tls {
-        return send(stream, request).await;
-    }
-    let name = sds_ws::rustls::pki_types::ServerName::try_from(
-        host.trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-    )
-    .map_err(|e| e.to_string())?;
-    let connector = tokio_rustls::TlsConnector::from(sds_ws::tls::default_config());
-    let stream = connector
-        .connect(name, stream)
-        .await
-        .map_err(|e| e.to_string())?;
-    send(stream, request).await
-}
-
-async fn send<S>(stream: S, request: hyper::Request<Full<Bytes>>) -> Result<(u16, Bytes), String>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(connection);
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    Ok((status, body))
 }

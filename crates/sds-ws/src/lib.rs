@@ -96,6 +96,7 @@ mod probe;
 mod provider;
 mod socket;
 pub mod tls;
+mod token;
 
 pub use options::WsOptions;
 pub use probe::{ProbeOutcome, probe, probe_with_options};
@@ -103,3 +104,4 @@ pub use provider::WsProvider;
 /// The rustls version this crate is built with, for [`WsOptions::tls`] configurations and
 /// certificate types.
 pub use rustls;
+pub use token::{TokenError, TokenRequest, issue_token};

@@ -7,12 +7,10 @@ use crate::args::IssueArgs;
 use crate::output::{CliError, Json, Output};
 use crate::session::{Access, Session, stop_failed};
 use crate::settings::Settings;
-use hyper::body::Body as _;
 use sds_core::{ErrorCode, NewBackend};
-use sds_sync::protocol::{is_server_url, sync_url, token_url};
+use sds_sync::protocol::{is_server_url, sync_url};
 use sds_sync::{Backoff, ConnectOptions, DriverEvent, EngineHandle, EventReceiver, SyncError};
-use sds_ws::{ProbeOutcome, WsProvider};
-use std::pin::Pin;
+use sds_ws::{ProbeOutcome, TokenError, TokenRequest, WsProvider, issue_token};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -84,47 +82,19 @@ pub fn token_issue(settings: &Settings, args: IssueArgs) -> Result<Output, CliEr
             "invalid expiry '{exp}' — use a number followed by s, m, h, or d"
         )));
     }
-    let url = token_url(server);
-    let body = serde_json::json!({"sub": sub, "scope": scope, "exp": exp}).to_string();
-    let (status, text) = runtime()?
-        .block_on(async {
-            tokio::time::timeout(HTTP_TIMEOUT, post_json(&url, admin_token, body))
-                .await
-                .unwrap_or_else(|_| Err("timed out".to_owned()))
-        })
-        .map_err(|message| {
-            CliError::network(format!("HTTP request to '{url}' failed: {message}"))
+    let request = TokenRequest {
+        sub: &sub,
+        scope: &scope,
+        exp: &exp,
+    };
+    let token = runtime()?
+        .block_on(issue_token(server, admin_token, &request, HTTP_TIMEOUT))
+        .map_err(|error| match &error {
+            TokenError::Transport { .. } => CliError::network(error.to_string()),
+            TokenError::Unauthorized(_) => CliError::unauthorized(error.to_string()),
+            TokenError::Forbidden(_) => CliError::forbidden(error.to_string()),
+            TokenError::Status(..) | TokenError::NoToken => CliError::general(error.to_string()),
         })?;
-    let json: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-    let error = json
-        .as_ref()
-        .and_then(|v| v.get("error"))
-        .and_then(|e| e.as_str())
-        .map_or_else(|| text.trim().to_owned(), str::to_owned);
-    match status {
-        200..=299 => {}
-        401 => {
-            return Err(CliError::unauthorized(format!(
-                "token rejected by server: {error}"
-            )));
-        }
-        403 => {
-            return Err(CliError::forbidden(format!(
-                "admin scope required: {error}"
-            )));
-        }
-        other => {
-            return Err(CliError::general(format!(
-                "server returned {other}: {error}"
-            )));
-        }
-    }
-    let token = json
-        .as_ref()
-        .and_then(|v| v.get("token"))
-        .and_then(|t| t.as_str())
-        .ok_or_else(|| CliError::general("server response did not contain a token"))?
-        .to_owned();
     Ok(Output::line(
         token.clone(),
         Json::object()
@@ -133,72 +103,6 @@ pub fn token_issue(settings: &Settings, args: IssueArgs) -> Result<Output, CliEr
             .with("scope", scope)
             .with("exp", exp),
     ))
-}
-
-/// `POST <url>` with a bearer token and a JSON body over HTTP/1.1 (https through rustls with
-/// the public web PKI roots). Returns the status and the body as text; errors are the
-/// transport's messages.
-async fn post_json(url: &str, bearer: &str, body: String) -> Result<(u16, String), String> {
-    use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
-    let https = uri.scheme_str() == Some("https");
-    let authority = uri
-        .authority()
-        .ok_or_else(|| "the URL has no host".to_owned())?
-        .clone();
-    let host = authority
-        .host()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-    let request = hyper::Request::post(path)
-        .header(HOST, authority.as_str())
-        .header(AUTHORIZATION, format!("Bearer {bearer}"))
-        .header(CONTENT_TYPE, "application/json")
-        .body(body)
-        .map_err(|e| e.to_string())?;
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| e.to_string())?;
-    if https {
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host)
-            .map_err(|e| e.to_string())?;
-        let tls = tokio_rustls::TlsConnector::from(sds_ws::tls::default_config())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| e.to_string())?;
-        exchange(hyper_util::rt::TokioIo::new(tls), request).await
-    } else {
-        exchange(hyper_util::rt::TokioIo::new(tcp), request).await
-    }
-}
-
-async fn exchange<T>(io: T, request: hyper::Request<String>) -> Result<(u16, String), String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(connection);
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    let mut bytes = Vec::new();
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        let frame = frame.map_err(|e| e.to_string())?;
-        if let Ok(data) = frame.into_data() {
-            bytes.extend_from_slice(&data);
-        }
-    }
-    drop(sender);
-    driver.abort();
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 // ---------------------------------------------------------------------------------------------
