@@ -100,7 +100,7 @@ mod token;
 
 pub use options::WsOptions;
 pub use probe::{ProbeOutcome, probe, probe_with_options};
-pub use provider::WsProvider;
+pub use provider::{Closed, WsProvider};
 /// The rustls version this crate is built with, for [`WsOptions::tls`] configurations and
 /// certificate types.
 pub use rustls;

@@ -17,11 +17,11 @@ use crate::socket::{self, Socket};
 use futures_util::{SinkExt, StreamExt};
 use sds_sync::transport::{Backoff, ConnectionState, EventSink, NetworkProvider, TransportEvent};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::runtime::Handle;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -60,6 +60,59 @@ pub struct WsProvider {
     options: WsOptions,
     gate: Arc<Mutex<Gate>>,
     session: Option<SessionHandle>,
+    /// Counts the provider itself while it lives.
+    live: Live,
+}
+
+/// Counts a provider and the tasks it started; [`Closed`] waits until none is left.
+#[derive(Default)]
+struct Tracker {
+    live: AtomicUsize,
+    idle: Notify,
+}
+
+/// One of what a [`Tracker`] counts, for as long as it lives.
+struct Live(Arc<Tracker>);
+
+impl Live {
+    fn new(tracker: &Arc<Tracker>) -> Live {
+        tracker.live.fetch_add(1, Ordering::AcqRel);
+        Live(tracker.clone())
+    }
+
+    fn another(&self) -> Live {
+        Live::new(&self.0)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if self.0.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Completes once its [`WsProvider`] is dropped and every task it started has ended: queued
+/// messages are sent and the sockets are closed (each bounded by the close timeout). A
+/// process that is about to exit, or to drop its runtime, awaits it after stopping the engine
+/// that owns the provider, so the server sees a normal close.
+pub struct Closed(Arc<Tracker>);
+
+impl Closed {
+    /// Waits for the end of the provider and its tasks.
+    pub async fn wait(self) {
+        loop {
+            let notified = self.0.idle.notified();
+            tokio::pin!(notified);
+            // Registered before the count is read: a drop to zero in between still wakes it.
+            notified.as_mut().enable();
+            if self.0.live.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl fmt::Debug for WsProvider {
@@ -111,7 +164,14 @@ impl WsProvider {
                 events: None,
             })),
             session: None,
+            live: Live::new(&Arc::default()),
         }
+    }
+
+    /// A handle that completes once this provider is dropped (for example with the engine
+    /// that owns it) and its connections are closed.
+    pub fn closed(&self) -> Closed {
+        Closed(self.live.0.clone())
     }
 
     /// A provider on the tokio runtime of the calling context.
@@ -166,6 +226,7 @@ impl NetworkProvider for WsProvider {
             outbound: receiver,
             open: open.clone(),
             jitter: Jitter::new(),
+            live: self.live.another(),
         };
         self.runtime.spawn(session.run());
         self.session = Some(SessionHandle { outbound, open });
@@ -247,6 +308,8 @@ struct Session {
     outbound: mpsc::UnboundedReceiver<Vec<u8>>,
     open: Arc<AtomicBool>,
     jitter: Jitter,
+    /// Counts the session's task for [`WsProvider::closed`].
+    live: Live,
 }
 
 impl Session {
@@ -432,8 +495,11 @@ impl Session {
         announced: bool,
     ) -> Outcome {
         let (code, reason) = socket::close_details(frame);
-        let options = self.options.clone();
-        tokio::spawn(async move { socket::finish_close(socket, &options).await });
+        let (options, live) = (self.options.clone(), self.live.another());
+        tokio::spawn(async move {
+            socket::finish_close(socket, &options).await;
+            drop(live);
+        });
         if socket::is_refusal(code) {
             tracing::warn!(code, %reason, "the server refused the token");
             self.open.store(false, Ordering::Release);
@@ -461,9 +527,10 @@ impl Session {
     /// Gives up on a connection that no longer answers: a close frame (going away) goes out
     /// in the background, bounded by the close timeout, while the session moves on.
     fn abandon(&self, socket: Socket, reason: &'static str) {
-        let options = self.options.clone();
+        let (options, live) = (self.options.clone(), self.live.another());
         tokio::spawn(async move {
             socket::close(socket, CloseCode::Away, reason, &options).await;
+            drop(live);
         });
     }
 }

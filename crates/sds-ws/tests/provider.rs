@@ -372,3 +372,43 @@ async fn the_probe_tells_reachable_rejected_and_unreachable_apart() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_completes_once_the_dropped_provider_closed_its_socket() {
+    let mut server = TestServer::start(Mode::Accept).await;
+    let mut provider = WsProvider::from_current();
+    let (sink, mut events) = collector();
+    provider.connect(&url(&server), quick_backoff(), sink);
+    assert_eq!(events.next().await, CONNECTING);
+    assert_eq!(events.next().await, CONNECTED);
+    let closed = provider.closed();
+    let early = provider.closed();
+    // Not while the provider lives, however long one waits.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), early.wait())
+            .await
+            .is_err()
+    );
+
+    provider.send(vec![0x01, 0x02]);
+    drop(provider);
+    tokio::time::timeout(Duration::from_secs(10), closed.wait())
+        .await
+        .expect("the provider's tasks end");
+    // Everything queued went out before the normal close.
+    assert!(matches!(
+        server
+            .wait_for(|e| matches!(e, ServerEvent::Received { .. }))
+            .await,
+        ServerEvent::Received { data, .. } if data == [0x01, 0x02]
+    ));
+    assert!(matches!(
+        server
+            .wait_for(|e| matches!(e, ServerEvent::Closed { .. }))
+            .await,
+        ServerEvent::Closed {
+            code: Some(1000),
+            ..
+        }
+    ));
+}

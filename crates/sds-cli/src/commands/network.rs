@@ -165,12 +165,14 @@ pub fn sync<B: NewBackend + 'static>(
     };
     let connected = runtime.block_on(async {
         let provider = WsProvider::from_current();
+        let closed = provider.closed();
         let (handle, mut events) = EngineHandle::spawn_with_network(engine, Box::new(provider))
             .map_err(|e| CliError::general(format!("cannot start the sync engine: {e}")))?;
         let result = connect_and_wait(&handle, &mut events, &server, options, wait).await;
         // Stopping writes the checkpoint, whatever happened on the network.
         let stopped = handle.stop().await.map_err(|e| stop_failed(&store_id, e));
-        let _ = tokio::time::timeout(CLOSE_GRACE, provider_finished()).await;
+        // The provider sends what is queued and closes the socket before the runtime goes.
+        let _ = tokio::time::timeout(CLOSE_GRACE, closed.wait()).await;
         let connected = result?;
         stopped?;
         Ok::<bool, CliError>(connected)
@@ -222,16 +224,6 @@ async fn connect_and_wait<B: NewBackend + 'static>(
                 }
             },
         }
-    }
-}
-
-/// Completes when the runtime runs no task any more: the stopped provider's connection task
-/// has sent its queued frames and closed the socket. The runtime has no event for this; its
-/// task count is checked every few milliseconds.
-async fn provider_finished() {
-    let runtime = tokio::runtime::Handle::current();
-    while runtime.metrics().num_alive_tasks() > 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
