@@ -171,13 +171,6 @@ mod unix {
         }
     }
 
-    fn backend_name(backend: BackendKind) -> &'static str {
-        match backend {
-            BackendKind::Yrs => "yrs",
-            BackendKind::Loro => "loro",
-        }
-    }
-
     fn format_name(format: Format) -> &'static str {
         match format {
             Format::Text => "text",
@@ -215,7 +208,7 @@ mod unix {
             "args": args,
             "store": settings.store,
             "persistenceDir": dir,
-            "backend": backend_name(settings.backend),
+            "backend": settings.backend.as_str(),
             "format": format_name(settings.format),
         });
         let mut line = request.to_string();
@@ -322,7 +315,7 @@ mod unix {
         let mut command = std::process::Command::new(exe);
         command.arg(SERVE_ARG).arg(dir);
         if let Some((store_id, backend)) = preload {
-            command.arg(store_id).arg(backend_name(backend));
+            command.arg(store_id).arg(backend.as_str());
         }
         for variable in OPTION_VARIABLES {
             command.env_remove(variable);
@@ -377,7 +370,7 @@ mod unix {
         announce_ready();
         session::keep_stores_open(KEPT_STORES);
         if let [_, store_id, backend] = args
-            && let Ok(backend) = BackendKind::parse(backend)
+            && let Some(backend) = BackendKind::parse(backend)
         {
             let settings = settings_for(&dir, Some(store_id.clone()), backend, Format::Text);
             // A store that cannot be opened now is reported to the command that uses it.
@@ -499,7 +492,7 @@ mod unix {
         {
             return None;
         }
-        let backend = BackendKind::parse(request["backend"].as_str()?).ok()?;
+        let backend = BackendKind::parse(request["backend"].as_str()?)?;
         let format = Format::parse(request["format"].as_str()?).ok()?;
         let store = request["store"].as_str().map(str::to_owned);
         let args = request["args"]

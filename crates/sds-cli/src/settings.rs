@@ -6,26 +6,13 @@ use crate::output::{CliError, Format};
 use std::path::PathBuf;
 
 /// The CRDT backend chosen with `--backend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BackendKind {
-    /// sds-yrs (the default).
-    #[default]
-    Yrs,
-    /// sds-loro.
-    Loro,
-}
+pub use sds_core::BackendKind;
 
-impl BackendKind {
-    /// Parses `--backend` / `SDS_BACKEND` case-insensitively.
-    pub fn parse(raw: &str) -> Result<BackendKind, CliError> {
-        match raw.to_ascii_lowercase().as_str() {
-            "yrs" => Ok(BackendKind::Yrs),
-            "loro" => Ok(BackendKind::Loro),
-            _ => Err(CliError::usage(format!(
-                "'--backend' accepts 'yrs' or 'loro' — got '{raw}'"
-            ))),
-        }
-    }
+/// Parses `--backend` / `SDS_BACKEND` case-insensitively.
+pub fn parse_backend(raw: &str) -> Result<BackendKind, CliError> {
+    BackendKind::parse(raw).ok_or_else(|| {
+        CliError::usage(format!("'--backend' accepts 'yrs' or 'loro' — got '{raw}'"))
+    })
 }
 
 /// What a script does when a line fails (SPEC §15.9).
@@ -107,7 +94,7 @@ impl Settings {
             None => OnError::Stop,
         };
         let backend = match &global.backend {
-            Some(raw) => BackendKind::parse(raw)?,
+            Some(raw) => parse_backend(raw)?,
             None => BackendKind::Yrs,
         };
         if check_server
@@ -180,10 +167,10 @@ mod tests {
 
     #[test]
     fn values_parse_case_insensitively_with_exact_messages() {
-        assert_eq!(BackendKind::parse("LORO").unwrap(), BackendKind::Loro);
-        assert_eq!(BackendKind::parse("Yrs").unwrap(), BackendKind::Yrs);
+        assert_eq!(parse_backend("LORO").unwrap(), BackendKind::Loro);
+        assert_eq!(parse_backend("Yrs").unwrap(), BackendKind::Yrs);
         assert_eq!(
-            BackendKind::parse("automerge").unwrap_err().message,
+            parse_backend("automerge").unwrap_err().message,
             "'--backend' accepts 'yrs' or 'loro' — got 'automerge'"
         );
         assert_eq!(OnError::parse("Continue").unwrap(), OnError::Continue);

@@ -29,6 +29,7 @@
 //! change set to [`Store::on_change_invoke`] handlers.
 
 mod backend;
+mod backend_kind;
 mod blobs;
 mod changes;
 mod error;
@@ -48,6 +49,7 @@ pub mod utf16;
 mod value;
 
 pub use backend::{Backend, EntryData, EntryKind, NewBackend, Op, RemoteApply, TextField, Touched};
+pub use backend_kind::BackendKind;
 pub use blobs::BlobLoader;
 pub use changes::{ChangeOrigin, ChangeSet, LocalCommit, Property};
 pub use error::{Error, ErrorCode, Result};

@@ -6,25 +6,7 @@ use crate::params::{Params, ToolError, ToolResult};
 use std::path::PathBuf;
 
 /// The CRDT backend a call works with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BackendKind {
-    /// sds-yrs (the default).
-    #[default]
-    Yrs,
-    /// sds-loro.
-    Loro,
-}
-
-impl BackendKind {
-    /// `yrs` or `loro`, case-insensitively.
-    pub fn parse(raw: &str) -> Option<BackendKind> {
-        match raw.to_ascii_lowercase().as_str() {
-            "yrs" => Some(BackendKind::Yrs),
-            "loro" => Some(BackendKind::Loro),
-            _ => None,
-        }
-    }
-}
+pub use sds_core::BackendKind;
 
 /// The startup flags, each already merged with its environment variable.
 #[derive(Debug, Clone, Default)]

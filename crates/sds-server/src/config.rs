@@ -23,42 +23,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const SECRET_FILE_NAME: &str = "jwt-secret";
 
 /// The CRDT backend of the durable replicas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BackendKind {
-    /// Y.js-compatible documents (`yrs`), the default.
-    #[default]
-    Yrs,
-    /// Loro documents.
-    Loro,
-}
-
-impl BackendKind {
-    /// The name used on the command line and in store files (`yrs`, `loro`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::Yrs => "yrs",
-            BackendKind::Loro => "loro",
-        }
-    }
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for BackendKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "yrs" => Ok(BackendKind::Yrs),
-            "loro" => Ok(BackendKind::Loro),
-            other => Err(format!("unknown backend '{other}' (expected yrs or loro)")),
-        }
-    }
-}
+pub use sds_core::BackendKind;
 
 /// The HMAC key of the server's tokens. Its `Debug` output never shows the key.
 #[derive(Clone, PartialEq, Eq)]
