@@ -340,6 +340,36 @@ fn parse_entry(value: &JsonValue, code: ErrorCode, path: &str) -> Result<ImportE
     })
 }
 
+/// The entries to import from the JSON of a whole store (a root item, as `store export`
+/// writes it): the root's inner entries without the well-known items, each checked with
+/// [`validate_entry_json`]. A value that is not a root item, or any invalid entry, is an
+/// `InvalidArgument` error: a tool refuses the whole input before importing any part of it.
+pub fn store_import_entries(root: JsonValue) -> Result<Vec<JsonValue>> {
+    let invalid = || Error::new(ErrorCode::InvalidArgument, "not a store's JSON");
+    let JsonValue::Object(mut root) = root else {
+        return Err(invalid());
+    };
+    if root.get("Kind").and_then(JsonValue::as_str) != Some("item") {
+        return Err(invalid());
+    }
+    let entries: Vec<JsonValue> = match root.remove("innerEntries") {
+        None | Some(JsonValue::Null) => Vec::new(),
+        Some(JsonValue::Array(entries)) => entries
+            .into_iter()
+            .filter(|e| {
+                !e.get("Id")
+                    .and_then(JsonValue::as_str)
+                    .is_some_and(is_well_known)
+            })
+            .collect(),
+        Some(_) => return Err(invalid()),
+    };
+    for entry in &entries {
+        validate_entry_json(entry)?;
+    }
+    Ok(entries)
+}
+
 /// Checks an entry JSON (a value or a JSON string) the way [`Store::new_entry_from_json_at`]
 /// does before it imports anything — shape, `Kind`, the limits of SPEC §1 and base64 values —
 /// without importing it. Tools use it to refuse a whole input before importing any part of it.
@@ -680,6 +710,31 @@ fn check_ids_for_from_json(root: &ImportEntry) -> Result<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_store_import_takes_the_roots_entries_without_the_well_known_items() {
+        let entry = json!({"Kind": "item", "Label": "x"});
+        let root = json!({
+            "Id": ROOT_ID,
+            "Kind": "item",
+            "innerEntries": [{"Id": TRASH_ID, "Kind": "item"}, entry.clone()],
+        });
+        assert_eq!(store_import_entries(root).unwrap(), vec![entry.clone()]);
+        assert!(
+            store_import_entries(json!({"Kind": "item"}))
+                .unwrap()
+                .is_empty()
+        );
+        for bad in [
+            json!([entry.clone()]),
+            json!({"Kind": "link", "innerEntries": []}),
+            json!({"Kind": "item", "innerEntries": {}}),
+            json!({"Kind": "item", "innerEntries": [{"Kind": "folder"}]}),
+        ] {
+            let error = store_import_entries(bad).unwrap_err();
+            assert_eq!(error.code(), ErrorCode::InvalidArgument);
+        }
+    }
 
     #[test]
     fn validate_entry_json_checks_without_importing() {

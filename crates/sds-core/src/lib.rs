@@ -56,7 +56,9 @@ pub use error::{Error, ErrorCode, Result};
 pub use ids::{
     LOST_AND_FOUND_ID, ROOT_ID, TRASH_ID, cmp_utf16, is_well_known, new_entry_id, resolve_alias,
 };
-pub use json::{EntryJson, ItemJson, LinkJson, ValueRefJson, validate_entry_json};
+pub use json::{
+    EntryJson, ItemJson, LinkJson, ValueRefJson, store_import_entries, validate_entry_json,
+};
 pub use json_value::{
     MAX_SAFE_INTEGER, compact_json_size, json_number_from_f64, normalize_json, normalize_number,
     validate_info_key, validate_info_value,

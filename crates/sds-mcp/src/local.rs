@@ -371,34 +371,6 @@ fn decode_input(bytes: &[u8], binary: Option<bool>, name: &str) -> ToolResult<Js
         .map_err(|_| ToolError::new(format!("{name} does not contain valid JSON")))
 }
 
-/// The top-level entries of an imported root item, without the well-known items, each
-/// checked (a bad entry imports nothing).
-fn import_entries(root: JsonValue, name: &str) -> ToolResult<Vec<JsonValue>> {
-    let invalid = || ToolError::new(format!("{name} does not contain valid SDS data"));
-    let JsonValue::Object(mut root) = root else {
-        return Err(invalid());
-    };
-    if root.get("Kind").and_then(JsonValue::as_str) != Some("item") {
-        return Err(invalid());
-    }
-    let entries: Vec<JsonValue> = match root.remove("innerEntries") {
-        None | Some(JsonValue::Null) => Vec::new(),
-        Some(JsonValue::Array(entries)) => entries
-            .into_iter()
-            .filter(|e| {
-                !e.get("Id")
-                    .and_then(JsonValue::as_str)
-                    .is_some_and(is_well_known)
-            })
-            .collect(),
-        Some(_) => return Err(invalid()),
-    };
-    for entry in &entries {
-        sds_core::validate_entry_json(entry).map_err(|_| invalid())?;
-    }
-    Ok(entries)
-}
-
 fn depth(params: &Params<'_>) -> ToolResult<Option<usize>> {
     params.index("Depth")
 }
@@ -440,7 +412,9 @@ impl LocalCall {
                 };
                 let root = decode_input(&bytes, binary, &name)?;
                 LocalCall::StoreImport {
-                    entries: import_entries(root, &name)?,
+                    entries: sds_core::store_import_entries(root).map_err(|_| {
+                        ToolError::new(format!("{name} does not contain valid SDS data"))
+                    })?,
                     file,
                 }
             }

@@ -6,7 +6,6 @@ use crate::session::{Access, Session, probe, store_not_found, with_session};
 use crate::settings::Settings;
 use sds_core::{
     Backend, LOST_AND_FOUND_ID, NewBackend, Persistence, ROOT_ID, Store, StoreOptions, TRASH_ID,
-    is_well_known,
 };
 use serde_json::Value as JsonValue;
 
@@ -160,29 +159,9 @@ pub fn import<B: NewBackend + 'static>(
     let progress = Progress::spinner(format!("reading '{file}'"));
     let root = decode_input(file, &bytes)?;
     drop(bytes);
-    let invalid = || CliError::usage(format!("'{file}' does not contain valid SDS data"));
-    let JsonValue::Object(mut root) = root else {
-        return Err(invalid());
-    };
-    if root.get("Kind").and_then(JsonValue::as_str) != Some("item") {
-        return Err(invalid());
-    }
-    let entries: Vec<JsonValue> = match root.remove("innerEntries") {
-        None | Some(JsonValue::Null) => Vec::new(),
-        Some(JsonValue::Array(entries)) => entries
-            .into_iter()
-            .filter(|e| {
-                !e.get("Id")
-                    .and_then(JsonValue::as_str)
-                    .is_some_and(is_well_known)
-            })
-            .collect(),
-        Some(_) => return Err(invalid()),
-    };
     // Everything is checked before anything is imported: a bad entry imports nothing.
-    for entry in &entries {
-        sds_core::validate_entry_json(entry).map_err(|_| invalid())?;
-    }
+    let entries = sds_core::store_import_entries(root)
+        .map_err(|_| CliError::usage(format!("'{file}' does not contain valid SDS data")))?;
     progress.finish();
     with_session::<B, _>(settings, Access::CreateIfMissing, |session| {
         let progress = Progress::counter(entries.len() as u64, format!("importing '{file}'"));
