@@ -13,7 +13,7 @@
 //! Seeded: set `SDS_FUZZ_SEED` to replay a run and `SDS_FUZZ_CASES` for more cases; a failure
 //! prints the seed and the case number.
 
-use sds_core::{Backend, ErrorCode, NewBackend, ROOT_ID, StoreOptions};
+use sds_core::{Backend, EntryData, ErrorCode, NewBackend, Op, ROOT_ID, StoreOptions};
 use sds_loro::{LoroBackend, LoroStore};
 use sds_testkit::backend_suite::malformed::{check_store, fuzz, seed_and_cases, unsealed};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -114,4 +114,80 @@ fn inputs_loro_panics_on_are_rejected_and_the_document_rebuilt() {
             "{name}: restores"
         );
     }
+}
+
+/// Version, history, pending flag and live entries of a document.
+type DocumentState = (loro::VersionVector, Vec<u8>, bool, Vec<(String, EntryData)>);
+
+/// What a rejected patch must leave as it was: `sds_testkit::DocumentState`, except that the
+/// version is compared decoded (the order of a loro version vector's encoding follows a hash
+/// map, which a rebuilt document fills in another order when it has more than one peer).
+fn document_state(backend: &LoroBackend) -> DocumentState {
+    let empty = LoroBackend::new_empty().current_cursor();
+    let mut entries = backend.read_all();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    (
+        loro::VersionVector::decode(&backend.current_cursor()).expect("a version vector"),
+        backend.export_patch(Some(&empty)).expect("history"),
+        backend.has_pending(),
+        entries,
+    )
+}
+
+/// One transaction whose patch outgrows the backup's update log (4 MiB), so that the backup
+/// is folded into a snapshot exported on a helper thread: the next snapshot is that export, a
+/// rebuild after a loro panic starts from it, and that works as well while the export is
+/// still running.
+#[test]
+fn a_compacted_backup_serves_the_snapshot_and_the_rebuild() {
+    let fixtures = common::loro_fixtures();
+    let base_snapshot = fixtures.read("snapshot.bin");
+    let regressions =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/regressions/import-panics");
+    let mut files: Vec<_> = std::fs::read_dir(&regressions)
+        .expect("regressions")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let input = std::fs::read(&files[0]).expect("input");
+    let ops = || {
+        (0..12_000_usize)
+            .map(|i| {
+                let mut data =
+                    EntryData::new_item(ROOT_ID.into(), format!("a{i:06}").into(), String::new());
+                data.label = (0..400)
+                    .map(|k| char::from(b'a' + ((i * 31 + k * 7) % 26) as u8))
+                    .collect();
+                Op::Create {
+                    id: format!("big-{i}").into(),
+                    data: Box::new(data),
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let mut settled = LoroBackend::from_snapshot_seeded(&base_snapshot, 7).expect("base");
+    let patch = settled.commit(ops()).expect("commit");
+    assert!(patch.len() > 4 << 20, "{} bytes", patch.len());
+    let snapshot = settled.snapshot();
+    assert_eq!(settled.snapshot(), snapshot, "an unchanged document");
+    let state = document_state(&settled);
+    let restored = LoroBackend::from_snapshot(&snapshot).expect("restores");
+    assert_eq!(restored.read_all().len(), settled.read_all().len());
+    // The panicking input is rejected and the document rebuilt as it was.
+    let rejects_and_rebuilds = |backend: &mut LoroBackend| {
+        let err = backend.apply_remote_patch(&input).expect_err("rejected");
+        assert_eq!(err.code(), ErrorCode::InvalidData);
+        assert!(
+            document_state(backend) == state,
+            "the rebuilt document differs"
+        );
+    };
+    rejects_and_rebuilds(&mut settled);
+
+    // The same, with the patch arriving right after the transaction.
+    let mut racing = LoroBackend::from_snapshot_seeded(&base_snapshot, 7).expect("base");
+    assert_eq!(racing.commit(ops()).expect("commit"), patch);
+    rejects_and_rebuilds(&mut racing);
+    assert!(!racing.commit(ops()).expect("usable").is_empty());
 }
