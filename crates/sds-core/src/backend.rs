@@ -199,7 +199,9 @@ pub enum Op {
 pub enum Touched {
     /// These entry ids (keys of `Entries`) may have changed.
     Ids(HashSet<String>),
-    /// The backend cannot tell; every entry may have changed.
+    /// Every entry may have changed: the backend cannot tell, or it judged that reading every
+    /// entry costs no more than attributing the changes (e.g. for a patch as large as the
+    /// document).
     All,
 }
 
@@ -244,6 +246,15 @@ pub trait Backend: Send + 'static {
             .into_iter()
             .filter_map(|id| self.read_entry(&id).map(|data| (id, data)))
             .collect()
+    }
+
+    /// Calls `f` with every live entry, like [`Backend::read_all`] but without collecting them
+    /// first (the store compares each entry with its model while the entry is fresh in
+    /// memory). The default walks the result of [`Backend::read_all`].
+    fn for_each_entry(&self, f: &mut dyn FnMut(&str, EntryData)) {
+        for (id, data) in self.read_all() {
+            f(&id, data);
+        }
     }
 
     /// Applies the writes of one outermost transaction as one CRDT transaction / commit and
@@ -320,6 +331,10 @@ impl Backend for Box<dyn Backend> {
 
     fn read_all(&self) -> Vec<(String, EntryData)> {
         (**self).read_all()
+    }
+
+    fn for_each_entry(&self, f: &mut dyn FnMut(&str, EntryData)) {
+        (**self).for_each_entry(f);
     }
 
     fn commit(&mut self, ops: Vec<Op>) -> Result<Vec<u8>> {

@@ -86,6 +86,18 @@ impl ChangeSet {
         }
     }
 
+    /// Records every property of `properties` for `id` (nothing when it is empty), with one
+    /// look-up instead of one per property.
+    pub(crate) fn record_all(&mut self, id: &str, properties: impl Iterator<Item = Property>) {
+        let mut properties = properties.peekable();
+        if properties.peek().is_some() {
+            self.entries
+                .entry(id.to_owned())
+                .or_default()
+                .extend(properties);
+        }
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -38,6 +38,15 @@ pub(crate) fn is_usable(id: &str, data: &EntryData) -> bool {
     !id.is_empty() && !link_without_target
 }
 
+/// A new state for one entry, for [`Model::apply`].
+pub(crate) struct ModelUpdate {
+    pub(crate) id: Arc<str>,
+    /// Whether the model holds the entry now (when not, nothing needs removing first).
+    pub(crate) existed: bool,
+    /// The new state; `None` when the entry is gone.
+    pub(crate) new: Option<EntryData>,
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Model {
     entries: HashMap<Arc<str>, EntryData>,
@@ -110,13 +119,66 @@ impl Model {
                 order_key: data.order_key.clone(),
                 id: id.clone(),
             });
+        self.index_link(&id, &data);
+        self.entries.insert(id, data);
+    }
+
+    /// Applies many new states at once (`None`: the entry is gone), as after a remote patch.
+    /// Equivalent to inserting or removing one by one; children added in bulk to a container
+    /// are sorted once and merged into its index instead of being inserted one at a time.
+    pub(crate) fn apply(&mut self, updates: Vec<ModelUpdate>) {
+        let added = updates
+            .iter()
+            .filter(|u| !u.existed && u.new.is_some())
+            .count();
+        self.entries.reserve(added);
+        // New children per container, in the order their containers were first seen.
+        let mut new_children: Vec<(Arc<str>, Vec<ChildKey>)> = Vec::new();
+        let mut slot: HashMap<Arc<str>, usize> = HashMap::new();
+        for ModelUpdate { id, existed, new } in updates {
+            if existed {
+                self.remove(&id);
+            }
+            let Some(data) = new else {
+                continue;
+            };
+            let child = ChildKey {
+                order_key: data.order_key.clone(),
+                id: id.clone(),
+            };
+            // Consecutive entries usually share their container.
+            let at = match new_children.last() {
+                Some((outer, _)) if *outer == data.outer_item_id => new_children.len() - 1,
+                _ => *slot.entry(data.outer_item_id.clone()).or_insert_with(|| {
+                    new_children.push((data.outer_item_id.clone(), Vec::new()));
+                    new_children.len() - 1
+                }),
+            };
+            new_children[at].1.push(child);
+            self.index_link(&id, &data);
+            self.entries.insert(id, data);
+        }
+        for (outer, mut children) in new_children {
+            let set = self.children.entry(outer).or_default();
+            if children.len() > set.len() {
+                // Bulk: one sort and a linear build beat many tree insertions.
+                children.sort_unstable();
+                let old = std::mem::take(set);
+                *set = merge_sorted(old.into_iter(), children.into_iter()).collect();
+            } else {
+                set.extend(children);
+            }
+        }
+    }
+
+    /// Notes a link in the index of links per target.
+    fn index_link(&mut self, id: &Arc<str>, data: &EntryData) {
         if data.kind == EntryKind::Link {
             self.links_to
                 .entry(data.target_id.clone())
                 .or_default()
                 .insert(id.clone());
         }
-        self.entries.insert(id, data);
     }
 
     pub(crate) fn remove(&mut self, id: &str) -> Option<EntryData> {
@@ -238,4 +300,19 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// Merges two ascending sequences into one ascending sequence (`b` first on ties; the model
+/// never holds the same child twice, so ties do not occur).
+fn merge_sorted(
+    a: impl Iterator<Item = ChildKey>,
+    b: impl Iterator<Item = ChildKey>,
+) -> impl Iterator<Item = ChildKey> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(x), Some(y)) if x < y => a.next(),
+        (Some(_), None) => a.next(),
+        _ => b.next(),
+    })
 }

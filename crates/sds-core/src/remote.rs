@@ -1,9 +1,10 @@
 //! Applying remote patches: precise external change sets (SPEC §3.4, F16) and the repair pass
 //! that follows (SPEC §5.8).
 
-use crate::backend::{Backend, EntryData, Touched};
+use crate::backend::{Backend, EntryData, EntryKind, Touched};
 use crate::changes::{ChangeOrigin, ChangeSet, Property};
 use crate::error::{Error, Result};
+use crate::model::ModelUpdate;
 use crate::store::{RemotePatchOutcome, Store, value_identity};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -54,55 +55,88 @@ impl<B: Backend> Store<B> {
             });
         }
         let applied = self.backend.apply_remote_patch(patch)?;
-        let touched: Vec<String> = match applied.touched {
-            Touched::Ids(ids) => ids.into_iter().collect(),
-            Touched::All => {
-                let mut all: HashSet<String> = self.backend.entry_ids().into_iter().collect();
-                all.extend(self.model.ids().map(|id| id.to_string()));
-                all.into_iter().collect()
-            }
+        let read = match applied.touched {
+            Touched::Ids(ids) => self.read_touched(ids),
+            Touched::All => self.read_everything(),
         };
-        let (changes, changed_ids) = self.integrate_remote_state(touched);
-        let changed = !changes.is_empty();
-        if changed {
+        let (changes, changed) = self.integrate_remote_state(read);
+        let any_change = !changes.is_empty();
+        if any_change {
             self.deliver(ChangeOrigin::External, &changes);
             if repair {
-                self.repair_after_remote(changed_ids)?;
+                self.repair_after_remote(changed.ids, &changed.vanished)?;
             }
         }
         Ok(RemotePatchOutcome {
             advanced: applied.advanced,
-            changed,
+            changed: any_change,
         })
     }
 
-    /// Re-reads the touched entries, updates the model and returns the change set and the
-    /// ids of the entries that changed.
-    fn integrate_remote_state(&mut self, touched: Vec<String>) -> (ChangeSet, Vec<Arc<str>>) {
-        let mut updates: Vec<(Arc<str>, Option<EntryData>)> = Vec::new();
+    /// Re-reads the touched entries and compares them with the model.
+    fn read_touched(&self, touched: HashSet<String>) -> RemoteRead {
+        let mut read = RemoteRead::default();
         for id in touched {
             let new = self
                 .backend
                 .read_entry(&id)
                 .filter(|data| crate::model::is_usable(&id, data));
-            if self.model.get(&id) != new.as_ref() {
-                let id = self.model.id_arc(&id).unwrap_or_else(|| Arc::from(id));
-                updates.push((id, new));
+            match self.model.iter_entry(&id) {
+                Some((id, old)) => read.compare(id, Some(old), new),
+                None => {
+                    if new.is_some() {
+                        read.compare(&Arc::from(id), None, new);
+                    }
+                }
             }
         }
-        let mut changes = ChangeSet::new();
-        if updates.is_empty() {
-            return (changes, Vec::new());
+        read
+    }
+
+    /// Reads every entry of the document in one pass (cheaper than one look-up per id when
+    /// the patch may have touched most of it) and compares them with the model; entries of the
+    /// model that the document no longer holds count as removed.
+    fn read_everything(&self) -> RemoteRead {
+        let mut read = RemoteRead::default();
+        // The model entries the document still holds; every other one was removed.
+        let mut kept: Vec<Arc<str>> = Vec::new();
+        self.backend.for_each_entry(&mut |id, data| {
+            let new = Some(data).filter(|data| crate::model::is_usable(id, data));
+            match self.model.iter_entry(id) {
+                Some((id, old)) => {
+                    kept.push(id.clone());
+                    read.compare(id, Some(old), new);
+                }
+                None => {
+                    if new.is_some() {
+                        read.compare(&Arc::from(id), None, new);
+                    }
+                }
+            }
+        });
+        if kept.len() < self.model.len() {
+            let kept: HashSet<&str> = kept.iter().map(|id| &**id).collect();
+            for (id, old) in self.model.iter() {
+                if !kept.contains(&**id) {
+                    read.compare(id, Some(old), None);
+                }
+            }
         }
-        let mut containers = ContainerChanges::default();
-        for (id, new) in &updates {
-            diff_entry(
-                id,
-                self.model.get(id),
-                new.as_ref(),
-                &mut changes,
-                &mut containers,
-            );
+        read
+    }
+
+    /// Applies what [`Store::read_touched`] or [`Store::read_everything`] found to the model
+    /// and returns the change set and the entries that changed.
+    fn integrate_remote_state(&mut self, read: RemoteRead) -> (ChangeSet, Changed) {
+        let RemoteRead {
+            updates,
+            changed,
+            mut changes,
+            containers,
+            ..
+        } = read;
+        if updates.is_empty() {
+            return (changes, changed);
         }
         let membership: HashSet<Arc<str>> = containers.membership.iter().cloned().collect();
         let rekeyed: Vec<(Arc<str>, Vec<Arc<str>>)> = dedup(containers.rekeyed)
@@ -113,15 +147,7 @@ impl<B: Backend> Store<B> {
                 (c, before)
             })
             .collect();
-        let changed_ids: Vec<Arc<str>> = updates.iter().map(|(id, _)| id.clone()).collect();
-        for (id, new) in updates {
-            match new {
-                Some(data) => self.model.insert(id, data),
-                None => {
-                    self.model.remove(&id);
-                }
-            }
-        }
+        self.model.apply(updates);
         let mut list_changed = dedup(containers.membership);
         for (container, before) in rekeyed {
             if self.model.child_ids(&container) != before {
@@ -134,7 +160,68 @@ impl<B: Backend> Store<B> {
                 changes.record(&container, Property::InnerEntryList);
             }
         }
-        (changes, changed_ids)
+        (changes, changed)
+    }
+}
+
+/// The entries a remote patch changed.
+#[derive(Default)]
+struct Changed {
+    /// Every entry whose state changed.
+    ids: Vec<Arc<str>>,
+    /// Those of them that are no longer live items (removed, or now links).
+    vanished: Vec<Arc<str>>,
+}
+
+/// The entries a remote patch changed, with their new state, what changed about them, and
+/// the containers whose child lists may differ.
+#[derive(Default)]
+struct RemoteRead {
+    updates: Vec<ModelUpdate>,
+    changed: Changed,
+    changes: ChangeSet,
+    containers: ContainerChanges,
+    /// Scratch list of one entry's changed properties.
+    properties: Vec<Property>,
+    /// The state an absent entry counts as (SPEC §3.4), made once.
+    default: Option<EntryData>,
+}
+
+impl RemoteRead {
+    /// Records the entry `id` when its state changed from `old` to `new`.
+    fn compare(&mut self, id: &Arc<str>, old: Option<&EntryData>, new: Option<EntryData>) {
+        if old == new.as_ref() {
+            return;
+        }
+        let default = self.default.get_or_insert_with(|| {
+            EntryData::new_item(Arc::from(""), Arc::from(""), String::new())
+        });
+        diff_entry(
+            old,
+            new.as_ref(),
+            default,
+            &mut self.properties,
+            &mut self.containers,
+        );
+        self.changes.record_all(id, self.properties.drain(..));
+        self.changed.ids.push(id.clone());
+        if new.as_ref().is_none_or(|data| data.kind != EntryKind::Item) {
+            self.changed.vanished.push(id.clone());
+        }
+        self.updates.push(ModelUpdate {
+            id: id.clone(),
+            existed: old.is_some(),
+            new,
+        });
+    }
+}
+
+impl ContainerChanges {
+    /// Notes a container that gained or lost children (consecutive repeats once).
+    fn membership(&mut self, container: &Arc<str>) {
+        if self.membership.last() != Some(container) {
+            self.membership.push(container.clone());
+        }
     }
 }
 
@@ -144,64 +231,63 @@ fn dedup(mut ids: Vec<Arc<str>>) -> Vec<Arc<str>> {
     ids
 }
 
-/// Records what differs between the old and new state of one entry; an absent entry counts
-/// as the default state (SPEC §3.4).
+/// Collects in `changes` what differs between the old and new state of one entry; an absent
+/// entry counts as the default state (SPEC §3.4).
 fn diff_entry(
-    id: &str,
     old: Option<&EntryData>,
     new: Option<&EntryData>,
-    changes: &mut ChangeSet,
+    default: &EntryData,
+    changes: &mut Vec<Property>,
     containers: &mut ContainerChanges,
 ) {
     match (old, new) {
         (None, None) => {}
         (Some(old), None) => {
-            changes.record(id, Property::Existence);
-            changes.record(id, Property::OuterItem);
-            containers.membership.push(old.outer_item_id.clone());
+            changes.push(Property::Existence);
+            changes.push(Property::OuterItem);
+            containers.membership(&old.outer_item_id);
         }
         (None, Some(new)) => {
-            changes.record(id, Property::Existence);
-            changes.record(id, Property::OuterItem);
-            containers.membership.push(new.outer_item_id.clone());
-            let default = EntryData::new_item(Arc::from(""), Arc::from(""), String::new());
-            diff_properties(id, &default, new, changes);
+            changes.push(Property::Existence);
+            changes.push(Property::OuterItem);
+            containers.membership(&new.outer_item_id);
+            diff_properties(default, new, changes);
         }
         (Some(old), Some(new)) => {
             if old.kind != new.kind {
-                changes.record(id, Property::Existence);
+                changes.push(Property::Existence);
             }
             if old.outer_item_id != new.outer_item_id {
-                changes.record(id, Property::OuterItem);
-                containers.membership.push(old.outer_item_id.clone());
-                containers.membership.push(new.outer_item_id.clone());
+                changes.push(Property::OuterItem);
+                containers.membership(&old.outer_item_id);
+                containers.membership(&new.outer_item_id);
             } else if old.order_key != new.order_key {
-                changes.record(id, Property::OuterItem);
+                changes.push(Property::OuterItem);
                 containers.rekeyed.push(new.outer_item_id.clone());
             }
-            diff_properties(id, old, new, changes);
+            diff_properties(old, new, changes);
         }
     }
 }
 
-fn diff_properties(id: &str, old: &EntryData, new: &EntryData, changes: &mut ChangeSet) {
+fn diff_properties(old: &EntryData, new: &EntryData, changes: &mut Vec<Property>) {
     if old.label != new.label {
-        changes.record(id, Property::Label);
+        changes.push(Property::Label);
     }
     if old.mime_type != new.mime_type {
-        changes.record(id, Property::Type);
+        changes.push(Property::Type);
     }
     if value_identity(old) != value_identity(new) {
-        changes.record(id, Property::Value);
+        changes.push(Property::Value);
     }
     for (key, value) in &new.info {
         if old.info.get(key) != Some(value) {
-            changes.record(id, Property::Info(key.clone()));
+            changes.push(Property::Info(key.clone()));
         }
     }
     for key in old.info.keys() {
         if !new.info.contains_key(key) {
-            changes.record(id, Property::Info(key.clone()));
+            changes.push(Property::Info(key.clone()));
         }
     }
 }

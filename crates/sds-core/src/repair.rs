@@ -4,7 +4,7 @@
 //! that disappeared and the links to targets that disappeared) are examined, so a repair costs
 //! time proportional to the patch, not to the store. `recover_orphans` examines everything.
 
-use crate::backend::{Backend, EntryData};
+use crate::backend::{Backend, EntryData, EntryKind};
 use crate::changes::Property;
 use crate::error::Result;
 use crate::ids::{LOST_AND_FOUND_ID, ROOT_ID, TRASH_ID, cmp_utf16};
@@ -19,29 +19,64 @@ impl<B: Backend> Store<B> {
         self.transact(|s| s.repair(all))
     }
 
-    /// Repairs after a remote patch that changed the entries `changed`.
-    pub(crate) fn repair_after_remote(&mut self, changed: Vec<Arc<str>>) -> Result<()> {
-        let mut candidates: Vec<Arc<str>> = Vec::with_capacity(changed.len());
-        for id in changed {
-            if !self.is_live_item(&id) {
-                // Children of a container that vanished or is a link are now orphans, and
-                // links to a vanished target dangle.
-                candidates.extend(self.model.children(&id).map(|c| c.id.clone()));
-                candidates.extend(self.model.links_to(&id).cloned());
-            }
-            candidates.push(id);
+    /// Repairs after a remote patch that changed the entries `changed`, of which `vanished`
+    /// are no longer live items.
+    pub(crate) fn repair_after_remote(
+        &mut self,
+        mut candidates: Vec<Arc<str>>,
+        vanished: &[Arc<str>],
+    ) -> Result<()> {
+        for id in vanished {
+            // Children of a container that vanished or is a link are now orphans, and links
+            // to a vanished target dangle.
+            candidates.extend(self.model.children(id).map(|c| c.id.clone()));
+            candidates.extend(self.model.links_to(id).cloned());
         }
         self.transact(|s| s.repair(candidates))
     }
 
-    fn repair(&mut self, mut candidates: Vec<Arc<str>>) -> Result<()> {
-        candidates.retain(|id| self.model.contains(id));
-        candidates.sort_by(|a, b| cmp_utf16(a, b));
-        candidates.dedup();
+    /// The candidates are surveyed once (after step 1, which may create entries); every step
+    /// sorts what it acts on, so the order of `candidates` and repeats in it do not matter.
+    fn repair(&mut self, candidates: Vec<Arc<str>>) -> Result<()> {
         self.repair_well_known()?;
-        self.repair_orphans(&candidates)?;
-        self.repair_cycles(&candidates)?;
-        self.repair_dangling_links(&candidates)
+        let survey = self.survey(&candidates);
+        self.repair_orphans(survey.orphans)?;
+        self.repair_cycles(&survey.nested)?;
+        self.repair_dangling_links(survey.missing_targets)
+    }
+
+    /// Looks at every live candidate once.
+    fn survey(&self, candidates: &[Arc<str>]) -> Survey {
+        let mut survey = Survey::default();
+        // Most candidates share a few containers: remember the last answer.
+        let mut last: Option<(&Arc<str>, bool)> = None;
+        for id in candidates {
+            let Some(data) = self.model.get(id) else {
+                continue;
+            };
+            let outer = &data.outer_item_id;
+            if &**id != ROOT_ID {
+                let live = match last {
+                    Some((known, live)) if known == outer => live,
+                    _ => {
+                        let live = self.is_live_item(outer);
+                        last = Some((outer, live));
+                        live
+                    }
+                };
+                if !live {
+                    survey.orphans.push(id.clone());
+                }
+            }
+            // An entry directly in Root is on no cycle; the others are walked in step 3.
+            if &**outer != ROOT_ID {
+                survey.nested.push(id.clone());
+            }
+            if data.kind == EntryKind::Link && !self.model.contains(&data.target_id) {
+                survey.missing_targets.push(data.target_id.clone());
+            }
+        }
+        survey
     }
 
     /// Step 1: Root at ("", ""), Trash and LostAndFound present and directly in Root.
@@ -87,18 +122,9 @@ impl<B: Backend> Store<B> {
     }
 
     /// Step 2: live entries whose container is missing or a link go to LostAndFound.
-    fn repair_orphans(&mut self, candidates: &[Arc<str>]) -> Result<()> {
-        let orphans: Vec<Arc<str>> = candidates
-            .iter()
-            .filter(|id| {
-                &***id != ROOT_ID
-                    && self
-                        .model
-                        .get(id)
-                        .is_some_and(|d| !self.is_live_item(&d.outer_item_id))
-            })
-            .cloned()
-            .collect();
+    fn repair_orphans(&mut self, mut orphans: Vec<Arc<str>>) -> Result<()> {
+        orphans.sort_by(|a, b| cmp_utf16(a, b));
+        orphans.dedup();
         let lost_and_found = self.live_id(LOST_AND_FOUND_ID)?;
         for orphan in orphans {
             self.move_to_end_of(&orphan, &lost_and_found)?;
@@ -156,14 +182,7 @@ impl<B: Backend> Store<B> {
     }
 
     /// Step 4: a placeholder item under the id of every missing link target.
-    fn repair_dangling_links(&mut self, candidates: &[Arc<str>]) -> Result<()> {
-        let mut missing: Vec<Arc<str>> = candidates
-            .iter()
-            .filter_map(|id| self.model.get(id))
-            .filter(|d| d.kind == crate::backend::EntryKind::Link)
-            .filter(|d| !self.model.contains(&d.target_id))
-            .map(|d| d.target_id.clone())
-            .collect();
+    fn repair_dangling_links(&mut self, mut missing: Vec<Arc<str>>) -> Result<()> {
         missing.sort_by(|a, b| cmp_utf16(a, b));
         missing.dedup();
         let lost_and_found = self.live_id(LOST_AND_FOUND_ID)?;
@@ -179,4 +198,15 @@ impl<B: Backend> Store<B> {
         }
         Ok(())
     }
+}
+
+/// What step 1 leaves for the other steps to look at.
+#[derive(Default)]
+struct Survey {
+    /// Live entries whose container is not a live item.
+    orphans: Vec<Arc<str>>,
+    /// Live entries not directly in Root, which might be on a cycle.
+    nested: Vec<Arc<str>>,
+    /// Targets of live links that do not exist.
+    missing_targets: Vec<Arc<str>>,
 }

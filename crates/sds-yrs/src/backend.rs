@@ -286,6 +286,23 @@ fn delete_only(ds: &IdSet) -> Option<Update> {
     Update::decode_v1(&bytes).ok()
 }
 
+/// Whether `update` brings at least as many new clock ticks (blocks, characters) as a
+/// document at `known` holds.
+fn is_large(update: &ParsedUpdate, known: &StateVector) -> bool {
+    let held: u64 = known.iter().map(|(_, &clock)| u64::from(clock)).sum();
+    let mut new: u64 = 0;
+    for run in &update.runs {
+        let clock = u64::from(known.get(&ClientID::new(run.client)));
+        for block in &run.blocks {
+            new += block.end().saturating_sub(block.clock.max(clock));
+        }
+        if new >= held {
+            return true;
+        }
+    }
+    new >= held
+}
+
 /// A random client id below 2^32, as yjs makes them.
 fn random_client_id() -> u64 {
     let id = ClientID::random().get() & 0xFFFF_FFFF;
@@ -372,6 +389,17 @@ impl Backend for YrsBackend {
             .collect()
     }
 
+    fn for_each_entry(&self, f: &mut dyn FnMut(&str, EntryData)) {
+        let txn = self.doc.transact();
+        for (id, value) in self.entries.iter(&txn) {
+            if let yrs::Out::YMap(entry) = value
+                && let Some(data) = layout::read_entry_map(&txn, &entry)
+            {
+                f(id, data);
+            }
+        }
+    }
+
     fn commit(&mut self, ops: Vec<Op>) -> Result<Vec<u8>> {
         if ops.is_empty() {
             return Ok(Vec::new());
@@ -417,9 +445,19 @@ impl Backend for YrsBackend {
         };
         let held_before = self.held.signature();
 
-        self.touched.start();
+        // Attributing every change to its entry costs time per change; when the patch brings
+        // at least as much as the document already holds, reading every entry afterwards costs
+        // no more, so the store is told to do that instead.
+        let read_everything = is_large(&parsed, &sv_before);
+        if !read_everything {
+            self.touched.start();
+        }
         let integration = self.integrate(parsed, Some(decoded));
-        let touched = self.touched.finish();
+        let touched = if read_everything {
+            Collected::All
+        } else {
+            self.touched.finish()
+        };
 
         let advanced = integration.deleted || self.held.signature() != held_before || {
             let txn = self.doc.transact();

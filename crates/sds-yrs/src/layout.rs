@@ -38,47 +38,88 @@ pub(crate) fn read_entry<T: ReadTxn>(txn: &T, entries: &MapRef, id: &str) -> Opt
     }
 }
 
+/// The fields of one entry map that reading looks at, gathered in one pass over the map.
+#[derive(Default)]
+struct Fields {
+    kind: Option<Out>,
+    outer_item_id: Option<Out>,
+    order_key: Option<Out>,
+    label: Option<Out>,
+    info: Option<Out>,
+    mime_type: Option<Out>,
+    value_kind: Option<Out>,
+    literal_value: Option<Out>,
+    binary_value: Option<Out>,
+    value_ref: Option<Out>,
+    target_id: Option<Out>,
+}
+
+impl Fields {
+    /// One pass over the map instead of one look-up per field; a map iterates exactly the
+    /// values that `get` returns.
+    fn gather<T: ReadTxn>(txn: &T, entry: &MapRef) -> Fields {
+        let mut fields = Fields::default();
+        for (key, value) in entry.iter(txn) {
+            let slot = match key {
+                KIND => &mut fields.kind,
+                OUTER_ITEM_ID => &mut fields.outer_item_id,
+                ORDER_KEY => &mut fields.order_key,
+                LABEL => &mut fields.label,
+                INFO => &mut fields.info,
+                MIME_TYPE => &mut fields.mime_type,
+                VALUE_KIND => &mut fields.value_kind,
+                LITERAL_VALUE => &mut fields.literal_value,
+                BINARY_VALUE => &mut fields.binary_value,
+                VALUE_REF => &mut fields.value_ref,
+                TARGET_ID => &mut fields.target_id,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        fields
+    }
+}
+
 /// Reads one entry map.
 pub(crate) fn read_entry_map<T: ReadTxn>(txn: &T, entry: &MapRef) -> Option<EntryData> {
-    let kind = match get_string(txn, entry, KIND)?.as_str() {
+    let fields = Fields::gather(txn, entry);
+    let kind = match as_string(fields.kind.as_ref())?.as_ref() {
         "item" => EntryKind::Item,
         "link" => EntryKind::Link,
         _ => return None,
     };
-    let outer_item_id: Arc<str> =
-        Arc::from(get_string(txn, entry, OUTER_ITEM_ID).unwrap_or_default());
-    let order_key: Arc<str> = Arc::from(get_string(txn, entry, ORDER_KEY).unwrap_or_default());
-    let label = match entry.get(txn, LABEL) {
+    let outer_item_id = as_string(fields.outer_item_id.as_ref()).unwrap_or_else(empty);
+    let order_key = as_string(fields.order_key.as_ref()).unwrap_or_else(empty);
+    let label = match &fields.label {
         Some(Out::YText(text)) => text.get_string(txn),
         _ => String::new(),
     };
-    let info = read_info(txn, entry);
+    let info = read_info(txn, fields.info.as_ref());
     let mut data = match kind {
         EntryKind::Link => {
-            let target = get_string(txn, entry, TARGET_ID).unwrap_or_default();
-            EntryData::new_link(outer_item_id, order_key, Arc::from(target))
+            let target = as_string(fields.target_id.as_ref()).unwrap_or_else(empty);
+            EntryData::new_link(outer_item_id, order_key, target)
         }
         EntryKind::Item => {
-            let mut data = EntryData::new_item(
-                outer_item_id,
-                order_key,
-                get_string(txn, entry, MIME_TYPE).unwrap_or_default(),
-            );
-            data.value_kind = get_string(txn, entry, VALUE_KIND)
+            let mime_type =
+                as_string(fields.mime_type.as_ref()).map_or_else(String::new, |s| s.to_string());
+            let mut data = EntryData::new_item(outer_item_id, order_key, mime_type);
+            data.value_kind = as_string(fields.value_kind.as_ref())
                 .map_or(ValueKind::None, |s| ValueKind::parse(&s));
-            data.literal_value = match entry.get(txn, LITERAL_VALUE) {
+            data.literal_value = match &fields.literal_value {
                 Some(Out::YText(text)) => Some(text.get_string(txn)),
                 _ => None,
             };
-            data.binary_value = match entry.get(txn, BINARY_VALUE) {
+            data.binary_value = match &fields.binary_value {
                 None | Some(Out::Any(Any::Undefined)) => None,
                 // yjs `ContentBinary` and yrs `Any::Buffer` both read as a buffer.
                 Some(Out::Any(Any::Buffer(bytes))) => Some(bytes.to_vec()),
                 Some(_) => Some(Vec::new()),
             };
-            data.value_ref = entry
-                .get(txn, VALUE_REF)
-                .and_then(|v| read_value_ref(txn, &v));
+            data.value_ref = fields
+                .value_ref
+                .as_ref()
+                .and_then(|v| read_value_ref(txn, v));
             data
         }
     };
@@ -87,17 +128,22 @@ pub(crate) fn read_entry_map<T: ReadTxn>(txn: &T, entry: &MapRef) -> Option<Entr
     Some(data)
 }
 
-/// A string field; `None` when missing, `undefined` or not a string.
-fn get_string<T: ReadTxn>(txn: &T, map: &MapRef, key: &str) -> Option<String> {
-    match map.get(txn, key) {
-        Some(Out::Any(Any::String(s))) => Some(s.to_string()),
+/// A string field (shared with the document, not copied); `None` when missing, `undefined` or
+/// not a string.
+fn as_string(value: Option<&Out>) -> Option<Arc<str>> {
+    match value {
+        Some(Out::Any(Any::String(s))) => Some(s.clone()),
         _ => None,
     }
 }
 
-fn read_info<T: ReadTxn>(txn: &T, entry: &MapRef) -> BTreeMap<String, serde_json::Value> {
+fn empty() -> Arc<str> {
+    Arc::from("")
+}
+
+fn read_info<T: ReadTxn>(txn: &T, value: Option<&Out>) -> BTreeMap<String, serde_json::Value> {
     let mut info = BTreeMap::new();
-    if let Some(Out::YMap(map)) = entry.get(txn, INFO) {
+    if let Some(Out::YMap(map)) = value {
         for (key, value) in map.iter(txn) {
             if let Some(json) = out_to_json(txn, &value) {
                 info.insert(key.to_owned(), sds_core::normalize_json(&json));
