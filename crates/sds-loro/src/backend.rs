@@ -12,7 +12,6 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 
 /// The update log may grow to this many bytes, or twice the size of the base snapshot if that
 /// is more, before [`Backup`] replaces it by a fresh snapshot. A sync engine rebases the backup
@@ -83,13 +82,6 @@ impl Backup {
     }
 }
 
-/// A backup compaction running on a helper thread: the snapshot export of the document at
-/// `version`, which becomes the new base of the backup.
-struct Compaction {
-    version: VersionVector,
-    export: JoinHandle<Result<Vec<u8>>>,
-}
-
 /// A CRDT backend over [loro](https://docs.rs/loro), storing entries in the JS SDS
 /// `core-loro` layout (SPEC §9.1, §9.2, §9.4) so that loro-crdt peers read and write the same
 /// documents.
@@ -100,10 +92,8 @@ struct Compaction {
 /// held by loro as pending and integrated when the dependencies arrive; loro leaves them out
 /// of snapshots and exports.
 ///
-/// Large documents use short-lived helper threads: when the backup's log of updates outgrows
-/// its limit (at least 4 MiB), the snapshot that replaces it is exported on one and waited for
-/// when the document is used next, and a document whose backup holds more than 1 MiB is freed
-/// on one when the backend is dropped.
+/// A document whose backup holds more than 1 MiB is freed on a short-lived helper thread when
+/// the backend is dropped.
 pub struct LoroBackend {
     doc: LoroDoc,
     /// The peer id, kept here because a poisoned document cannot be asked for it.
@@ -115,11 +105,6 @@ pub struct LoroBackend {
     /// (see [`LoroBackend::ensure_decoded`]).
     lazy: AtomicBool,
     backup: Mutex<Backup>,
-    /// A backup compaction still running (see [`LoroBackend::log_update`]). Nothing else may
-    /// use the document meanwhile: loro's export commits and renews the document's
-    /// transaction. So every method that uses the document first waits for it
-    /// ([`LoroBackend::settle`]).
-    compaction: Mutex<Option<Compaction>>,
 }
 
 impl fmt::Debug for LoroBackend {
@@ -167,7 +152,6 @@ impl LoroBackend {
     /// The underlying loro document, for inspection. Writing to it directly bypasses the
     /// store: its model would no longer match the document.
     pub fn doc(&self) -> &LoroDoc {
-        self.settle();
         &self.doc
     }
 
@@ -217,7 +201,6 @@ impl LoroBackend {
             pending: PendingRanges::default(),
             lazy: AtomicBool::new(lazy),
             backup: Mutex::new(backup),
-            compaction: Mutex::new(None),
         }
     }
 
@@ -227,59 +210,22 @@ impl LoroBackend {
 
     /// Records an update the document accepted, folding the log into a snapshot when it has
     /// grown large (the cost of that export is spread over at least as many logged bytes).
-    ///
-    /// The snapshot export runs on a helper thread and is collected by the next use of the
-    /// document ([`LoroBackend::settle`]). The caller meanwhile persists or sends the update,
-    /// and when the next use is a checkpoint, the snapshot is its result
-    /// ([`LoroBackend::full_state`]): after a large transaction the sync engine checkpoints
-    /// right away, and the export (seconds for 100 000 entries) then overlaps that work instead
-    /// of being followed by a second one. The export is also cheaper off the thread whose heap
-    /// the document fills: loro allocates and frees hundreds of thousands of small buffers
-    /// while encoding (measured at 100 000 entries: 2.0 s against 2.6 s).
+    /// The snapshot remembers the version it was exported at: when the next checkpoint comes
+    /// before any other change (a large import is followed by one at once), it is the
+    /// checkpoint's snapshot too ([`LoroBackend::full_state`]) instead of a second export.
     fn log_update(&self, update: &[u8]) {
         let mut backup = self.backup();
         backup.push(update.to_vec());
-        if !backup.wants_compaction() {
-            return;
-        }
-        drop(backup);
-        let version = self.doc.oplog_vv();
-        let doc = self.doc.clone();
-        let spawned = std::thread::Builder::new()
-            .name("sds-loro-backup".to_owned())
-            .spawn(move || export_snapshot(&doc));
-        match spawned {
-            Ok(export) => *self.compaction() = Some(Compaction { version, export }),
-            Err(_) => {
-                if let Ok(snapshot) = export_snapshot(&self.doc) {
-                    *self.backup() = Backup::from_export(snapshot, version);
-                }
-            }
-        }
-    }
-
-    fn compaction(&self) -> MutexGuard<'_, Option<Compaction>> {
-        self.compaction
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits for a backup compaction still running and makes its snapshot the new base of the
-    /// backup. Nothing was logged meanwhile: logging happens only in methods that settle
-    /// first. A failed export leaves the backup as it was, as it always did.
-    fn settle(&self) {
-        let Some(Compaction { version, export }) = self.compaction().take() else {
-            return;
-        };
-        if let Ok(Ok(snapshot)) = export.join() {
-            *self.backup() = Backup::from_export(snapshot, version);
+        if backup.wants_compaction()
+            && let Ok(snapshot) = self.export(ExportMode::Snapshot)
+        {
+            *backup = Backup::from_export(snapshot, self.doc.oplog_vv());
         }
     }
 
     /// Replaces a document that loro panicked in by one rebuilt from the backup. Returns
     /// whether that worked; if not, the damaged document stays (there is nothing better).
     fn rebuild(&mut self) -> bool {
-        self.settle();
         let backup = std::mem::take(&mut *self.backup());
         let doc = LoroDoc::new();
         let _ = doc.set_peer_id(self.peer);
@@ -319,7 +265,7 @@ impl LoroBackend {
     }
 
     fn export(&self, mode: ExportMode<'_>) -> Result<Vec<u8>> {
-        export_from(&self.doc, mode)
+        guarded(|| self.doc.export(mode))?.map_err(|err| invalid("loro export failed", err))
     }
 
     /// The full state: a loro snapshot, or, while loro holds pending updates (which it leaves
@@ -331,7 +277,6 @@ impl LoroBackend {
     /// sync engine takes one at every checkpoint. Conversely, a snapshot the backup holds of
     /// the current version is returned without exporting again.
     fn full_state(&self) -> Result<Vec<u8>> {
-        self.settle();
         let pending = if self.pending.is_empty() {
             None
         } else {
@@ -358,8 +303,7 @@ impl LoroBackend {
 impl Drop for LoroBackend {
     /// Frees a large document on a helper thread: its hundreds of thousands of allocations
     /// take a while to free (about 0.7 s at 100 000 entries), and the owner need not wait for
-    /// that, least of all a process that is about to exit. A compaction still running holds
-    /// its own handle on the document and finishes by itself.
+    /// that, least of all a process that is about to exit.
     fn drop(&mut self) {
         let size = {
             let backup = self.backup();
@@ -375,16 +319,6 @@ impl Drop for LoroBackend {
             .name("sds-loro-drop".to_owned())
             .spawn(move || drop((entries, doc)));
     }
-}
-
-/// A snapshot of `doc` (see [`export_from`]).
-fn export_snapshot(doc: &LoroDoc) -> Result<Vec<u8>> {
-    export_from(doc, ExportMode::Snapshot)
-}
-
-/// Exports from `doc`; a loro panic becomes `invalid-data`.
-fn export_from(doc: &LoroDoc, mode: ExportMode<'_>) -> Result<Vec<u8>> {
-    guarded(|| doc.export(mode))?.map_err(|err| invalid("loro export failed", err))
 }
 
 /// Leaks something that holds a document loro panicked in. Its locks may be poisoned, and
@@ -485,18 +419,15 @@ impl Backend for LoroBackend {
     }
 
     fn entry_ids(&self) -> Vec<String> {
-        self.settle();
         self.entries.keys().map(|key| key.to_string()).collect()
     }
 
     fn read_entry(&self, id: &str) -> Option<EntryData> {
-        self.settle();
         self.ensure_decoded();
         layout::read_entry(&self.entries, id)
     }
 
     fn read_all(&self) -> Vec<(String, EntryData)> {
-        self.settle();
         self.ensure_decoded();
         let mut all = Vec::with_capacity(self.entries.len());
         self.entries.for_each(|id, value| {
@@ -511,7 +442,6 @@ impl Backend for LoroBackend {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
-        self.settle();
         self.ensure_decoded();
         let before = self.doc.oplog_vv();
         for op in ops {
@@ -528,12 +458,10 @@ impl Backend for LoroBackend {
     }
 
     fn current_cursor(&self) -> Vec<u8> {
-        self.settle();
         self.doc.oplog_vv().encode()
     }
 
     fn export_patch(&self, cursor: Option<&[u8]>) -> Result<Vec<u8>> {
-        self.settle();
         match cursor {
             None | Some([]) => self.full_state(),
             Some(bytes) => {
@@ -550,7 +478,6 @@ impl Backend for LoroBackend {
                 touched: Touched::Ids(Default::default()),
             });
         }
-        self.settle();
         self.ensure_decoded();
         let before = self.doc.oplog_vv();
         let was_empty = before.is_empty();

@@ -135,9 +135,8 @@ fn document_state(backend: &LoroBackend) -> DocumentState {
 }
 
 /// One transaction whose patch outgrows the backup's update log (4 MiB), so that the backup
-/// is folded into a snapshot exported on a helper thread: the next snapshot is that export, a
-/// rebuild after a loro panic starts from it, and that works as well while the export is
-/// still running.
+/// is folded into a snapshot: the next snapshot is that export, and a rebuild after a loro
+/// panic starts from it, also right after the transaction.
 #[test]
 fn a_compacted_backup_serves_the_snapshot_and_the_rebuild() {
     let fixtures = common::loro_fixtures();
