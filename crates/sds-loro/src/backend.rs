@@ -23,6 +23,11 @@ const BACKUP_LOG_LIMIT: usize = 4 << 20;
 /// the backend is dropped (see the `Drop` implementation).
 const BACKGROUND_DROP_BYTES: usize = 1 << 20;
 
+/// A remote patch of at least this many bytes, and at least as large as the document, makes
+/// the store read every entry instead of the entries loro's events name (see
+/// [`LoroBackend::is_large`]).
+const LARGE_PATCH_BYTES: usize = 64 << 10;
+
 /// What the document can be rebuilt from if loro panics half-way through an import.
 ///
 /// loro guards its state with `std::sync::Mutex`es and refuses to use a poisoned one, so a
@@ -264,6 +269,17 @@ impl LoroBackend {
         }
     }
 
+    /// Whether `patch` is at least as large as the document's encoded form (its backup), and
+    /// large in itself ([`LARGE_PATCH_BYTES`]). Bytes stand in for operations: counting the
+    /// operations of an update blob means decoding it.
+    fn is_large(&self, patch: &[u8]) -> bool {
+        let held = {
+            let backup = self.backup();
+            backup.base.len() + backup.log_bytes
+        };
+        patch.len() >= held.max(LARGE_PATCH_BYTES)
+    }
+
     fn export(&self, mode: ExportMode<'_>) -> Result<Vec<u8>> {
         guarded(|| self.doc.export(mode))?.map_err(|err| invalid("loro export failed", err))
     }
@@ -428,14 +444,18 @@ impl Backend for LoroBackend {
     }
 
     fn read_all(&self) -> Vec<(String, EntryData)> {
-        self.ensure_decoded();
         let mut all = Vec::with_capacity(self.entries.len());
+        self.for_each_entry(&mut |id, data| all.push((id.to_owned(), data)));
+        all
+    }
+
+    fn for_each_entry(&self, f: &mut dyn FnMut(&str, EntryData)) {
+        self.ensure_decoded();
         self.entries.for_each(|id, value| {
             if let Some(data) = layout::read_entry_value(id, value) {
-                all.push((id.to_owned(), data));
+                f(id, data);
             }
         });
-        all
     }
 
     fn commit(&mut self, ops: Vec<Op>) -> Result<Vec<u8>> {
@@ -481,9 +501,19 @@ impl Backend for LoroBackend {
         self.ensure_decoded();
         let before = self.doc.oplog_vv();
         let was_empty = before.is_empty();
-        self.touched.start(&self.doc);
+        // Attributing every change to its entry costs time per change (loro records a diff
+        // for each); when the patch is at least as large as the document, reading every entry
+        // afterwards costs no more, so the store is told to do that instead.
+        let read_everything = self.is_large(patch);
+        if !read_everything {
+            self.touched.start(&self.doc);
+        }
         let imported = guarded(|| self.doc.import(patch));
-        let touched = self.touched.finish(&self.doc);
+        let touched = if read_everything {
+            Collected::All
+        } else {
+            self.touched.finish(&self.doc)
+        };
         let status: ImportStatus = match imported {
             Ok(Ok(status)) => status,
             // loro rolls a failed import back completely.
@@ -500,30 +530,14 @@ impl Backend for LoroBackend {
             .is_some_and(|pending| self.pending.add(pending));
         self.pending.prune(&after);
         let advanced = after != before || new_pending;
-        if after != before {
-            // loro accepts some malformed updates whose changes it cannot encode, or encodes
-            // into bytes it cannot decode. Encoding the new changes and decoding them again
-            // (into an empty document, where they only wait as pending) finds that while the
-            // document can still be rebuilt without them; it costs time in proportion to the
-            // patch, not to the document.
-            let reencoded = guarded(|| {
-                let bytes = self.doc.export(ExportMode::updates(&before)).ok()?;
-                let probe = LoroDoc::new();
-                probe.import(&bytes).ok().map(|_| ())
-            });
-            if !matches!(reencoded, Ok(Some(()))) {
-                self.rebuild();
-                return Err(Error::invalid_data(
-                    "patch is a loro update that loro cannot integrate consistently",
-                ));
-            }
-        }
         if advanced {
             self.log_update(patch);
         }
         // A snapshot imported into an empty document stays lazily loaded.
         self.lazy.store(was_empty, Ordering::Relaxed);
         let touched = match touched {
+            // Nothing new (a patch only repeats what the document holds): nothing to re-read.
+            _ if !advanced => Touched::Ids(Default::default()),
             Collected::Ids(ids) => Touched::Ids(ids),
             Collected::All => Touched::All,
         };

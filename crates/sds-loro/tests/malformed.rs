@@ -33,6 +33,26 @@ fn checksum_fix_up_matches_what_loro_writes() {
     assert_eq!(rewritten, snapshot);
 }
 
+/// The inputs in `tests/fixtures/regressions/<kind>` (file name, bytes), in file name order.
+fn regressions(kind: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/regressions")
+        .join(kind);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("regressions")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no inputs in {}", dir.display());
+    files
+        .into_iter()
+        .map(|file| {
+            let name = file.display().to_string();
+            (name, std::fs::read(&file).expect("input"))
+        })
+        .collect()
+}
+
 /// Whether raw loro panics when `input` is imported into the document `base_snapshot`.
 fn loro_panics_on(base_snapshot: &[u8], input: &[u8]) -> bool {
     let doc = loro::LoroDoc::new();
@@ -70,17 +90,7 @@ fn corrupted_blobs_fail_the_checksum_and_change_nothing() {
 fn inputs_loro_panics_on_are_rejected_and_the_document_rebuilt() {
     let fixtures = common::loro_fixtures();
     let base_snapshot = fixtures.read("snapshot.bin");
-    let regressions =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/regressions/import-panics");
-    let mut files: Vec<_> = std::fs::read_dir(&regressions)
-        .expect("regressions")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty());
-    for file in files {
-        let input = std::fs::read(&file).expect("input");
-        let name = file.display();
+    for (name, input) in regressions("import-panics") {
         // Once loro stops panicking on an input, it no longer tests the recovery.
         assert!(
             loro_panics_on(&base_snapshot, &input),
@@ -141,14 +151,7 @@ fn document_state(backend: &LoroBackend) -> DocumentState {
 fn a_compacted_backup_serves_the_snapshot_and_the_rebuild() {
     let fixtures = common::loro_fixtures();
     let base_snapshot = fixtures.read("snapshot.bin");
-    let regressions =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/regressions/import-panics");
-    let mut files: Vec<_> = std::fs::read_dir(&regressions)
-        .expect("regressions")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    files.sort();
-    let input = std::fs::read(&files[0]).expect("input");
+    let (_, input) = regressions("import-panics").swap_remove(0);
     let ops = || {
         (0..12_000_usize)
             .map(|i| {

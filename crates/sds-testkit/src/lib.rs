@@ -258,6 +258,7 @@ macro_rules! backend_suite {
                 touched {
                     touched_ids_are_precise,
                     writes_to_a_replaced_entry_map_touch_nothing_and_show_nothing,
+                    a_patch_larger_than_the_document_is_read_in_full,
                 }
                 fields {
                     ops_write_what_read_entry_reads_back,

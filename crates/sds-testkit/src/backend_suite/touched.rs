@@ -99,3 +99,39 @@ pub fn writes_to_a_replaced_entry_map_touch_nothing_and_show_nothing<B: NewBacke
     assert_eq!(a.read_entry("x"), Some(fresh.clone()));
     assert_eq!(b.read_entry("x"), Some(fresh));
 }
+
+/// A patch that brings more than the receiving document holds, and is large (2,000 labelled
+/// items into a fresh replica, over 64 KiB): the backend need not attribute its changes to
+/// entries one by one and reports `Touched::All`; a store then reads every entry in one pass
+/// and ends up with exactly the sender's tree. A small patch afterwards is precise again.
+pub fn a_patch_larger_than_the_document_is_read_in_full<B: NewBackend>() {
+    let mut a = Replica::<B>::from_scratch();
+    let ids = a
+        .store
+        .transact(|s| {
+            (0..2_000)
+                .map(|i| {
+                    let id = s.new_item_at(None, ROOT_ID, None)?;
+                    s.set_label(&id, &format!("item {i} with a label of some length"))?;
+                    Ok(id)
+                })
+                .collect::<sds_core::Result<Vec<_>>>()
+        })
+        .expect("build");
+    a.last_patch();
+    let patch = a.store.export_patch(None).expect("full patch");
+    assert!(patch.len() > 64 << 10, "{} bytes", patch.len());
+
+    let mut b = B::new_empty();
+    let applied = b.apply_remote_patch(&patch).expect("backend applies");
+    assert!(applied.advanced);
+    assert_eq!(applied.touched, Touched::All);
+    let mut store = new_store::<B>();
+    let outcome = store.apply_remote_patch(&patch).expect("store applies");
+    assert!(outcome.changed);
+    assert_eq!(store.as_json(), a.store.as_json());
+    store.check_consistency().expect("consistent");
+
+    a.store.set_label(&ids[7], "changed").expect("label");
+    assert_eq!(touched_by(&a, &mut b), touched_ids(&[&ids[7]]));
+}
