@@ -13,11 +13,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-/// The update log may grow to this many bytes, or twice the size of the base snapshot if that
-/// is more, before [`Backup`] replaces it by a fresh snapshot. A sync engine rebases the backup
-/// for free at every checkpoint (every 512 KiB of patches), so the limit matters only to
-/// stores used without one.
-const BACKUP_LOG_LIMIT: usize = 4 << 20;
+/// Blobs other than updates (snapshots received as patches) may pile up in the backup to this
+/// many bytes, or twice the size of its base if that is more, before [`Backup`] replaces them
+/// by a fresh snapshot. A sync engine rebases the backup for free at every checkpoint (every
+/// 512 KiB of patches), so the limit matters only to stores used without one.
+const BACKUP_OTHERS_LIMIT: usize = 4 << 20;
 
 /// A document whose backup holds at least this many bytes is freed on a helper thread when
 /// the backend is dropped (see the `Drop` implementation).
@@ -35,26 +35,34 @@ const LARGE_PATCH_BYTES: usize = 64 << 10;
 /// failed assertion in its change-block decoder) leaves the document unusable, and possibly
 /// half-changed. The backend then rebuilds it from the last snapshot it exported or loaded
 /// plus every update accepted since, which is exactly the state before the bad patch.
+///
+/// Local commits and remote updates are appended to one update blob: the body of a loro update
+/// blob is a sequence of length-prefixed change blocks, so bodies concatenate, and keeping
+/// them costs a copy of their bytes, nothing more. (The backup used to fold its log into a
+/// snapshot export every few MiB; at 100 000 single-item commits those exports took more time
+/// than the commits.) A snapshot holds the whole history as well, so exporting one would not
+/// make the backup smaller either.
 #[derive(Default)]
 struct Backup {
     /// A snapshot, or nothing for a document that started empty.
     base: Vec<u8>,
     /// The document version `base` was exported at, when it is a snapshot this backend
-    /// exported itself; with an empty log it is then the current full state as long as the
-    /// document stays at that version (see [`Backup::snapshot_at`]).
+    /// exported itself; with nothing logged since it is then the current full state as long
+    /// as the document stays at that version (see [`Backup::snapshot_at`]).
     base_version: Option<VersionVector>,
-    /// Local commits and accepted remote patches since `base`, in order.
-    log: Vec<Vec<u8>>,
-    log_bytes: usize,
+    /// Every update blob accepted since `base` (local commits and remote patches), as one
+    /// update blob whose checksum is written when it is used ([`Backup::updates_blob`]).
+    updates: Vec<u8>,
+    /// Accepted remote patches since `base` that are not update blobs (snapshots), in order.
+    others: Vec<Vec<u8>>,
+    others_bytes: usize,
 }
 
 impl Backup {
     fn from_snapshot(base: Vec<u8>) -> Self {
         Backup {
             base,
-            base_version: None,
-            log: Vec::new(),
-            log_bytes: 0,
+            ..Backup::default()
         }
     }
 
@@ -66,20 +74,43 @@ impl Backup {
         }
     }
 
+    /// Bytes held.
+    fn len(&self) -> usize {
+        self.base.len() + self.updates.len() + self.others_bytes
+    }
+
     /// The base, if it is a snapshot of the document at `version` with nothing logged since.
     fn snapshot_at(&self, version: &VersionVector) -> Option<Vec<u8>> {
-        (self.log.is_empty() && self.base_version.as_ref() == Some(version))
-            .then(|| self.base.clone())
+        (self.updates.is_empty()
+            && self.others.is_empty()
+            && self.base_version.as_ref() == Some(version))
+        .then(|| self.base.clone())
     }
 
-    /// Whether the log has outgrown the base and should be folded into a new snapshot.
+    /// Whether the snapshots received since the base have outgrown it, so that the backup
+    /// should be replaced by a new snapshot.
     fn wants_compaction(&self) -> bool {
-        self.log_bytes > (2 * self.base.len()).max(BACKUP_LOG_LIMIT)
+        self.others_bytes > (2 * self.base.len()).max(BACKUP_OTHERS_LIMIT)
     }
 
-    fn push(&mut self, update: Vec<u8>) {
-        self.log_bytes += update.len();
-        self.log.push(update);
+    fn push(&mut self, blob: &[u8]) {
+        if !is_update_blob(blob) {
+            self.others_bytes += blob.len();
+            self.others.push(blob.to_vec());
+        } else if self.updates.is_empty() {
+            self.updates.extend_from_slice(blob);
+        } else {
+            self.updates.extend_from_slice(&blob[BLOB_HEADER..]);
+        }
+    }
+
+    /// The accepted updates as one importable blob.
+    fn updates_blob(&self) -> Option<Vec<u8>> {
+        (!self.updates.is_empty()).then(|| {
+            let mut blob = self.updates.clone();
+            seal_blob(&mut blob);
+            blob
+        })
     }
 
     fn rebase(&mut self, snapshot: Vec<u8>) {
@@ -213,14 +244,15 @@ impl LoroBackend {
         self.backup.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records an update the document accepted, folding the log into a snapshot when it has
-    /// grown large (the cost of that export is spread over at least as many logged bytes).
-    /// The snapshot remembers the version it was exported at: when the next checkpoint comes
-    /// before any other change (a large import is followed by one at once), it is the
-    /// checkpoint's snapshot too ([`LoroBackend::full_state`]) instead of a second export.
+    /// Records a blob the document accepted (a local commit or a remote patch). When the
+    /// snapshots received as patches have grown large, the backup becomes one fresh snapshot
+    /// (the cost of that export is spread over at least as many received bytes). The snapshot
+    /// remembers the version it was exported at: when the next checkpoint comes before any
+    /// other change (a large import is followed by one at once), it is the checkpoint's
+    /// snapshot too ([`LoroBackend::full_state`]) instead of a second export.
     fn log_update(&self, update: &[u8]) {
         let mut backup = self.backup();
-        backup.push(update.to_vec());
+        backup.push(update);
         if backup.wants_compaction()
             && let Ok(snapshot) = self.export(ExportMode::Snapshot)
         {
@@ -236,8 +268,11 @@ impl LoroBackend {
         let _ = doc.set_peer_id(self.peer);
         let replayed = guarded(|| {
             let mut ok = backup.base.is_empty() || doc.import(&backup.base).is_ok();
-            for update in &backup.log {
-                ok &= doc.import(update).is_ok();
+            if let Some(updates) = backup.updates_blob() {
+                ok &= doc.import(&updates).is_ok();
+            }
+            for blob in &backup.others {
+                ok &= doc.import(blob).is_ok();
             }
             ok
         });
@@ -273,10 +308,7 @@ impl LoroBackend {
     /// large in itself ([`LARGE_PATCH_BYTES`]). Bytes stand in for operations: counting the
     /// operations of an update blob means decoding it.
     fn is_large(&self, patch: &[u8]) -> bool {
-        let held = {
-            let backup = self.backup();
-            backup.base.len() + backup.log_bytes
-        };
+        let held = self.backup().len();
         patch.len() >= held.max(LARGE_PATCH_BYTES)
     }
 
@@ -321,10 +353,7 @@ impl Drop for LoroBackend {
     /// take a while to free (about 0.7 s at 100 000 entries), and the owner need not wait for
     /// that, least of all a process that is about to exit.
     fn drop(&mut self) {
-        let size = {
-            let backup = self.backup();
-            backup.base.len() + backup.log_bytes
-        };
+        let size = self.backup().len();
         if size < BACKGROUND_DROP_BYTES {
             return;
         }
@@ -387,19 +416,28 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T> {
 /// hold the xxHash32 of everything after them, seeded with `LORO`) and two bytes of mode.
 const BLOB_HEADER: usize = 22;
 
+/// Whether `blob` is a loro update blob (mode 4, "fast updates"), as opposed to a snapshot.
+fn is_update_blob(blob: &[u8]) -> bool {
+    blob.len() >= BLOB_HEADER && blob.starts_with(b"loro") && blob[20..22] == [0, 4]
+}
+
+/// Writes the checksum of a blob whose body was put together from other blobs' bodies.
+fn seal_blob(blob: &mut [u8]) {
+    let checksum = xxhash_rust::xxh32::xxh32(&blob[20..], u32::from_le_bytes(*b"LORO"));
+    blob[16..20].copy_from_slice(&checksum.to_le_bytes());
+}
+
 /// One update blob with the changes of two: the body of an update blob is a sequence of
 /// length-prefixed change blocks, so the bodies concatenate. `None` unless both are update
-/// blobs (same mode, not a snapshot).
+/// blobs.
 fn concat_update_blobs(first: &[u8], second: &[u8]) -> Option<Vec<u8>> {
-    let is_blob = |b: &[u8]| b.len() >= BLOB_HEADER && b.starts_with(b"loro");
-    if !is_blob(first) || !is_blob(second) || first[20..22] != second[20..22] {
+    if !is_update_blob(first) || !is_update_blob(second) {
         return None;
     }
     let mut merged = Vec::with_capacity(first.len() + second.len() - BLOB_HEADER);
     merged.extend_from_slice(first);
     merged.extend_from_slice(&second[BLOB_HEADER..]);
-    let checksum = xxhash_rust::xxh32::xxh32(&merged[20..], u32::from_le_bytes(*b"LORO"));
-    merged[16..20].copy_from_slice(&checksum.to_le_bytes());
+    seal_blob(&mut merged);
     Some(merged)
 }
 
