@@ -97,6 +97,18 @@ fn measure_workload(
     Ok(())
 }
 
+/// Builds `sds-bench` in release mode and returns the path of its binary.
+fn build_bench_binary() -> Result<String, String> {
+    run(
+        "build sds-bench",
+        "cargo",
+        &["build", "--release", "-p", "sds-bench"],
+        &[],
+    )?;
+    let binary = workspace_root().join("target/release/sds-bench");
+    Ok(binary.to_string_lossy().into_owned())
+}
+
 /// The value after `flag` (`--only a,b`) or of `flag=value`.
 fn option_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     let prefix = format!("{flag}=");
@@ -240,14 +252,7 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
     if let Some(only) = option_value(args, "--only") {
         // Re-measures the named workloads (every implementation and size of the full run)
         // and merges them into the stored results and docs/BENCHMARKS.md.
-        run(
-            "build sds-bench",
-            "cargo",
-            &["build", "--release", "-p", "sds-bench"],
-            &[],
-        )?;
-        let binary = workspace_root().join("target/release/sds-bench");
-        let binary = binary.to_string_lossy().into_owned();
+        let binary = build_bench_binary()?;
         let (sizes, repeats): (&[usize], usize) = if quick {
             (&[1_000, 10_000], 1)
         } else {
@@ -271,14 +276,7 @@ pub(crate) fn run_benchmarks(args: &[String]) -> Result<(), String> {
         &[10_000, 100_000]
     };
     let repeats = if quick { 1 } else { 3 };
-    run(
-        "build sds-bench",
-        "cargo",
-        &["build", "--release", "-p", "sds-bench"],
-        &[],
-    )?;
-    let binary = workspace_root().join("target/release/sds-bench");
-    let binary = binary.to_string_lossy().into_owned();
+    let binary = build_bench_binary()?;
     let list = Command::new(&binary)
         .arg("list")
         .output()
