@@ -137,10 +137,10 @@ type DocumentState = (
 /// What a rejected patch must leave as it was: `sds_testkit::DocumentState`, except that the
 /// version is compared decoded (the order of a loro version vector's encoding follows a hash
 /// map, which a rebuilt document fills in another order when it has more than one peer), and
-/// the history by what it holds: the same version and the same document value, tombstones and
-/// unreachable maps included. (Its bytes may differ: local commits in quick succession share
-/// one loro change, and a rebuilt document holds them as the separate changes they were
-/// exported as.)
+/// the history by what it holds: the same version (so the same operations) and the same
+/// document value, tombstones included. (Its bytes may differ: local commits in quick
+/// succession share one loro change, and a rebuilt document holds them as the separate changes
+/// they were exported as.)
 fn document_state(backend: &LoroBackend) -> DocumentState {
     let mut entries = backend.read_all();
     entries.sort_by(|a, b| a.0.cmp(&b.0));
