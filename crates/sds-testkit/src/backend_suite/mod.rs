@@ -16,14 +16,12 @@ pub mod touched;
 use crate::helpers::Replica;
 use sds_core::{NewBackend, ROOT_ID};
 
-/// A store of a thousand labelled items, half of them relabelled one by one (so a CRDT that
-/// keeps a delete set has a large one), with the items' ids. No patch is left recorded.
-pub fn thousand_entry_store<B: NewBackend>() -> (Replica<B>, Vec<String>) {
-    let mut replica = Replica::<B>::from_scratch();
-    let items: Vec<String> = replica
+/// Creates `count` labelled items under Root in one transaction and returns their ids.
+pub fn create_labelled_items<B: NewBackend>(replica: &mut Replica<B>, count: usize) -> Vec<String> {
+    replica
         .store
         .transact(|s| {
-            (0..1000)
+            (0..count)
                 .map(|i| {
                     let id = s.new_item_at(None, ROOT_ID, None)?;
                     s.set_label(&id, &format!("item number {i}"))?;
@@ -31,7 +29,14 @@ pub fn thousand_entry_store<B: NewBackend>() -> (Replica<B>, Vec<String>) {
                 })
                 .collect()
         })
-        .expect("items");
+        .expect("items")
+}
+
+/// A store of a thousand labelled items, half of them relabelled one by one (so a CRDT that
+/// keeps a delete set has a large one), with the items' ids. No patch is left recorded.
+pub fn thousand_entry_store<B: NewBackend>() -> (Replica<B>, Vec<String>) {
+    let mut replica = Replica::<B>::from_scratch();
+    let items = create_labelled_items(&mut replica, 1000);
     for id in items.iter().step_by(2) {
         replica.store.set_label(id, "renamed").expect("relabel");
     }

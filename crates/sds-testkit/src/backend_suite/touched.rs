@@ -106,18 +106,7 @@ pub fn writes_to_a_replaced_entry_map_touch_nothing_and_show_nothing<B: NewBacke
 /// and ends up with exactly the sender's tree. A small patch afterwards is precise again.
 pub fn a_patch_larger_than_the_document_is_read_in_full<B: NewBackend>() {
     let mut a = Replica::<B>::from_scratch();
-    let ids = a
-        .store
-        .transact(|s| {
-            (0..2_000)
-                .map(|i| {
-                    let id = s.new_item_at(None, ROOT_ID, None)?;
-                    s.set_label(&id, &format!("item {i} with a label of some length"))?;
-                    Ok(id)
-                })
-                .collect::<sds_core::Result<Vec<_>>>()
-        })
-        .expect("build");
+    let ids = super::create_labelled_items(&mut a, 2_000);
     a.last_patch();
     let patch = a.store.export_patch(None).expect("full patch");
     assert!(patch.len() > 64 << 10, "{} bytes", patch.len());
