@@ -6,7 +6,7 @@
 
 use crate::auth::{Claims, Scope};
 use crate::replica::{Lease, ReplicaError, Replicas};
-use crate::room::{Peer, Room};
+use crate::room::{Peer, Room, Rooms};
 use crate::server::Shared;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -74,17 +74,47 @@ enum Ending {
 /// are still relayed but not stored.
 const MAX_PARALLEL_REASSEMBLIES: usize = 4;
 
+/// A connection whose token was accepted, already a member of its store's room.
+pub(crate) struct Admitted {
+    claims: Claims,
+    peer: Arc<Peer>,
+    room: Arc<Room>,
+}
+
+fn rooms(shared: &Shared, route: Route) -> &Rooms {
+    match route {
+        Route::Sync => &shared.sync_rooms,
+        Route::Signal => &shared.signal_rooms,
+    }
+}
+
+/// Makes an accepted connection a member of its room. This happens before the upgrade is
+/// answered, so a client whose upgrade has succeeded receives every frame relayed after that
+/// (queued until its socket is ready); a peer that connects after it can rely on that.
+pub(crate) fn admit(shared: &Shared, route: Route, store_id: &str, claims: Claims) -> Admitted {
+    let peer = Arc::new(Peer::new(shared.config.outbound_queue_limit));
+    let room = rooms(shared, route).join(store_id, &peer);
+    tracing::debug!(store = %store_id, ?route, sub = %claims.sub, scope = %claims.scope, "client joined");
+    Admitted { claims, peer, room }
+}
+
+/// Takes back [`admit`] for a connection whose upgrade failed.
+pub(crate) fn withdraw(shared: &Shared, route: Route, store_id: &str, admitted: &Admitted) {
+    admitted.peer.close(close_code::GOING_AWAY);
+    rooms(shared, route).leave(store_id, &admitted.peer);
+}
+
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn serve(
     socket: Socket,
     shared: Arc<Shared>,
     route: Route,
     store_id: String,
-    auth: Result<Claims, Refusal>,
+    auth: Result<Admitted, Refusal>,
 ) {
     let config = &shared.config;
-    let claims = match auth {
-        Ok(claims) => claims,
+    let Admitted { claims, peer, room } = match auth {
+        Ok(admitted) => admitted,
         Err(refusal) => {
             close_socket(
                 socket,
@@ -116,14 +146,6 @@ pub(crate) async fn serve(
         },
         _ => ReplicaSlot::None,
     };
-    let peer = Arc::new(Peer::new(config.outbound_queue_limit));
-    let rooms = match route {
-        Route::Sync => &shared.sync_rooms,
-        Route::Signal => &shared.signal_rooms,
-    };
-    let room = rooms.join(&store_id, &peer);
-    tracing::debug!(store = %store_id, ?route, sub = %claims.sub, scope = %claims.scope, "client joined");
-
     let mut session = Session {
         route,
         store_id,
@@ -155,7 +177,7 @@ pub(crate) async fn serve(
 
     // Nothing more is queued for this connection; the others learn that its peer left.
     peer.close(close_code::GOING_AWAY);
-    rooms.leave(&session.store_id, &peer);
+    rooms(&shared, route).leave(&session.store_id, &peer);
     if let Some(peer_id) = session.presence.take() {
         let frame = Frame::PresenceLeave { peer_id }.encode();
         let len = frame.len();

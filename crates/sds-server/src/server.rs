@@ -417,7 +417,8 @@ fn upgrade(shared: Arc<Shared>, route: Route, mut request: Request) -> Response 
         );
         return error_response(StatusCode::SERVICE_UNAVAILABLE, "too many connections");
     };
-    let auth = authorize(&shared.config, token.as_deref(), &store_id);
+    let auth = authorize(&shared.config, token.as_deref(), &store_id)
+        .map(|claims| connection::admit(&shared, route, &store_id, claims));
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(WRITE_BUFFER_SIZE)
@@ -430,6 +431,9 @@ fn upgrade(shared: Arc<Shared>, route: Route, mut request: Request) -> Response 
             Ok(upgraded) => upgraded,
             Err(error) => {
                 tracing::debug!(%error, "upgrade failed");
+                if let Ok(admitted) = &auth {
+                    connection::withdraw(&slot.shared, route, &store_id, admitted);
+                }
                 return;
             }
         };

@@ -283,3 +283,22 @@ async fn shutdown_closes_open_connections_with_1001() {
     assert_eq!(signal.closed().await.0, 1001);
     stopping.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_is_in_its_room_as_soon_as_its_upgrade_is_answered() {
+    // So a peer that connects after it may send at once: nothing is relayed past it.
+    let server = TestServer::start(config()).await;
+    let mut clients = Vec::new();
+    for n in 1..=50 {
+        clients.push(server.client("s", "write").await);
+        assert_eq!(server.server.sync_room_size("s"), n, "after connection {n}");
+        let mut other = server.client("s", "write").await;
+        assert_nothing_received(clients.last_mut().unwrap(), &mut other, &marker(1)).await;
+        other.close().await;
+        server
+            .wait_for("the other to leave", |s| s.sync_room_size("s") == n)
+            .await;
+    }
+    drop(clients);
+    server.stop().await;
+}
