@@ -191,9 +191,16 @@ async fn fuzz<B: NewBackend>(data_dir: Option<&std::path::Path>, backend: Backen
     let server = TestServer::start(fuzz_config(data_dir, backend)).await;
     let store = "fuzzed";
 
-    // Real frames to mutate: patches of both backends, JS frames, a value and requests.
-    let mut doc = Doc::<B>::new();
-    let mut seeds = vec![patch_frame(&doc.full()), patch_frame(&doc.add("seed"))];
+    // Real frames to mutate: patches of both backends, JS frames, a value and requests. They
+    // come from another replica than the well-behaved sender's: a mutated but well-formed
+    // patch under the sender's own replica id could claim the ids of the sender's later
+    // changes, and the replica would then rightly ignore the real ones (seen with seed
+    // 1795533585196475868, when the seeds were the sender's patches).
+    let mut forged = Doc::<B>::seeded(seed);
+    let mut seeds = vec![
+        patch_frame(&forged.full()),
+        patch_frame(&forged.add("seed")),
+    ];
     seeds.push(patch_frame(&Doc::<sds_yrs::YrsBackend>::new().full()));
     seeds.push(patch_frame(&Doc::<sds_loro::LoroBackend>::new().full()));
     for capture in ["yjs", "loro"] {
@@ -209,8 +216,11 @@ async fn fuzz<B: NewBackend>(data_dir: Option<&std::path::Path>, backend: Backen
     seeds.push(vec![0x06]);
     seeds.push(b"\x04{\"PeerId\":\"fuzz\"}".to_vec());
 
-    // The well-behaved pair.
+    // The well-behaved pair; the sender sends its store once before the storm.
     let mut sender = server.client(store, "write").await;
+    let mut doc = Doc::<B>::seeded(seed.wrapping_add(1));
+    doc.add("before the storm");
+    sender.send(patch_frame(&doc.full())).await;
     let mut receiver = server.client(store, "read").await;
     let counted = Arc::new(AtomicUsize::new(0));
     let receiving = {

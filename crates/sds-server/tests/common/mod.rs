@@ -310,6 +310,20 @@ impl<B: NewBackend> Doc<B> {
         }
     }
 
+    /// A store whose replica id and clock derive from `seed`, so that its patches are the
+    /// same bytes in every run with that seed.
+    #[allow(dead_code)]
+    pub fn seeded(seed: u64) -> Self {
+        Doc {
+            store: Store::from_scratch(StoreOptions {
+                clock: sds_core::Clock::from_fn(|| 1_700_000_000_000),
+                replica_seed: Some(seed),
+                ..StoreOptions::default()
+            })
+            .unwrap(),
+        }
+    }
+
     /// A replica built only from received patches.
     pub fn empty() -> Self {
         Doc {
