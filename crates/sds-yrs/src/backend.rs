@@ -120,7 +120,10 @@ impl YrsBackend {
         if !self.held.is_empty() || !parsed.simple {
             decoded = None;
         }
-        self.held.add_runs(parsed.runs, &self.clocks());
+        if self.held.add_runs(parsed.runs, &self.clocks()) {
+            // A block was cut: yrs must get the cut form, not its own decoding.
+            decoded = None;
+        }
         let mut incoming = Some(parsed.delete_set);
         let mut result = Integration {
             deleted: false,

@@ -65,14 +65,22 @@ impl Held {
         hasher.finish()
     }
 
-    /// Adds runs, dropping blocks the document already has and runs already held.
-    pub(crate) fn add_runs(&mut self, runs: impl IntoIterator<Item = Run>, clocks: &Clocks) {
+    /// Adds runs, dropping what the document already has (cutting a block that it has in
+    /// part) and runs already held. Returns whether a block was cut.
+    pub(crate) fn add_runs(
+        &mut self,
+        runs: impl IntoIterator<Item = Run>,
+        clocks: &Clocks,
+    ) -> bool {
+        let mut cut = false;
         for run in runs {
-            let run = without_known_prefix(run, clocks);
+            let (run, was_cut) = without_known_prefix(run, clocks);
+            cut |= was_cut;
             if !run.blocks.is_empty() && !self.runs.contains(&run) {
                 self.runs.push(run);
             }
         }
+        cut
     }
 
     /// Removes from the held runs the blocks the document now has.
@@ -165,14 +173,26 @@ fn deps_available(block: &Block, avail: &Clocks) -> bool {
         .all(|&(client, clock)| clock < avail.get(&client).copied().unwrap_or(0))
 }
 
-/// The run without the leading blocks that end at or before the document's clock.
-fn without_known_prefix(run: Run, clocks: &Clocks) -> Run {
+/// The run without what a document at `clocks` has: leading blocks that end at or before the
+/// client's clock are dropped, and a block that starts before it and ends after it is cut at
+/// it, so that yrs never integrates the rest of a block under a parent other than its known
+/// part's (see [`crate::wire::block_remainder`]). Also returns whether a block was cut.
+fn without_known_prefix(run: Run, clocks: &Clocks) -> (Run, bool) {
     let clock = clocks.get(&run.client).copied().unwrap_or(0);
     let known = run.blocks.iter().take_while(|b| b.end() <= clock).count();
-    if known == 0 {
+    let run = if known == 0 {
         run
     } else {
         run.without_prefix(known)
+    };
+    match run.blocks.first() {
+        Some(first) if first.clock < clock => match run.cut_at(clock) {
+            Ok(rest) => (rest, true),
+            // Blocks that passed the wire check can always be cut; one that cannot is dropped
+            // with the rest of its run rather than handed to yrs.
+            Err(_) => (Run::empty(run.client), true),
+        },
+        _ => (run, false),
     }
 }
 

@@ -253,6 +253,32 @@ impl Run {
         }
     }
 
+    /// The run from `clock` on, when `clock` falls inside its first block: that block is cut
+    /// there (see [`block_remainder`]) and the others follow unchanged.
+    pub(crate) fn cut_at(&self, clock: u64) -> Result<Run> {
+        let first = &self.blocks[0];
+        let (bytes, block) = block_remainder(
+            self.client,
+            &self.bytes[first.bytes.clone()],
+            first.clock,
+            clock - first.clock,
+        )?;
+        let shift = first.bytes.end;
+        let mut blocks = vec![block];
+        let mut out = bytes;
+        out.extend_from_slice(&self.bytes[shift..]);
+        let base = blocks[0].bytes.end;
+        blocks.extend(self.blocks[1..].iter().map(|b| Block {
+            bytes: b.bytes.start - shift + base..b.bytes.end - shift + base,
+            ..b.clone()
+        }));
+        Ok(Run {
+            client: self.client,
+            bytes: out,
+            blocks,
+        })
+    }
+
     /// The encoding of the first `n` blocks.
     pub(crate) fn prefix_bytes(&self, n: usize) -> &[u8] {
         match n.checked_sub(1).and_then(|last| self.blocks.get(last)) {
@@ -512,6 +538,135 @@ fn item(r: &mut Reader<'_>, info: u8) -> Result<(u64, [Option<Id>; 3])> {
     Ok((content(r, info & 0b1111)?, deps))
 }
 
+/// The part of a block that follows its first `offset` clock units (`0 < offset < len`),
+/// encoded as a block of its own: the block `(client, clock + offset)` whose left origin is
+/// the unit just before it.
+///
+/// This is the form in which yjs and yrs integrate the unknown rest of a block whose start a
+/// document already has, except that they keep the parent the block names. In a consistent
+/// update that parent is the known part's parent. In a forged one it can be another, and yrs
+/// then links the rest into the known part's list of siblings while recording it under the
+/// other parent; deleting either parent later frees an item the other still points to
+/// (a use after free found by fuzzing). Encoded with a left origin and without parent, the
+/// rest takes the known part's parent and key, as in every consistent update.
+pub(crate) fn block_remainder(
+    client: u64,
+    bytes: &[u8],
+    clock: u64,
+    offset: u64,
+) -> Result<(Vec<u8>, Block)> {
+    let mut r = Reader::new(bytes);
+    let info = r.u8()?;
+    let mut out = Vec::new();
+    let mut deps = [None; 3];
+    let len = match info {
+        tag::GC | tag::SKIP => {
+            let len = u64::from(r.var_u32()?);
+            out.push(info);
+            write_var(&mut out, len.saturating_sub(offset));
+            len
+        }
+        _ => {
+            if info & tag::HAS_ORIGIN != 0 {
+                r.id()?;
+            }
+            let right_origin = if info & tag::HAS_RIGHT_ORIGIN != 0 {
+                Some(r.id()?)
+            } else {
+                None
+            };
+            if info & (tag::HAS_ORIGIN | tag::HAS_RIGHT_ORIGIN) == 0 {
+                if r.var_u32()? == 1 {
+                    r.string()?;
+                } else {
+                    r.id()?;
+                }
+                if info & tag::HAS_PARENT_SUB != 0 {
+                    r.string()?;
+                }
+            }
+            let origin = (client, clock + offset - 1);
+            deps = [Some(origin), right_origin, None];
+            out.push((info & !tag::HAS_PARENT_SUB) | tag::HAS_ORIGIN);
+            write_var(&mut out, origin.0);
+            write_var(&mut out, origin.1);
+            if let Some((c, k)) = right_origin {
+                write_var(&mut out, c);
+                write_var(&mut out, k);
+            }
+            content_remainder(&mut r, info & 0b1111, offset, &mut out)?
+        }
+    };
+    r.finish()?;
+    if offset == 0 || offset >= len {
+        return r.fail("a block is cut inside its clock range only");
+    }
+    let block = Block {
+        clock: clock + offset,
+        len: len - offset,
+        bytes: 0..out.len(),
+        deps,
+    };
+    Ok((out, block))
+}
+
+/// Writes the content of an item without its first `offset` units; returns the clock length
+/// of the whole content. Only deleted runs, strings and `Any` lists are longer than 1.
+fn content_remainder(
+    r: &mut Reader<'_>,
+    content_ref: u8,
+    offset: u64,
+    out: &mut Vec<u8>,
+) -> Result<u64> {
+    match content_ref {
+        tag::DELETED => {
+            let len = u64::from(r.var_u32()?);
+            write_var(out, len.saturating_sub(offset));
+            Ok(len)
+        }
+        tag::STRING => {
+            let s = r.string()?;
+            let rest = utf16_remainder(s, offset);
+            write_var(out, rest.len() as u64);
+            out.extend_from_slice(rest.as_bytes());
+            Ok(s.encode_utf16().count() as u64)
+        }
+        tag::ANY => {
+            let n = r.count(1)?;
+            for _ in 0..offset.min(n) {
+                any(r, 0)?;
+            }
+            let start = r.pos;
+            for _ in offset.min(n)..n {
+                any(r, 0)?;
+            }
+            write_var(out, n.saturating_sub(offset));
+            out.extend_from_slice(&r.buf[start..r.pos]);
+            Ok(n)
+        }
+        _ => {
+            content(r, content_ref)?;
+            Ok(1)
+        }
+    }
+}
+
+/// `s` without its first `offset` UTF-16 units. A cut through a surrogate pair leaves
+/// U+FFFD in its place, as yjs and yrs do.
+fn utf16_remainder(s: &str, offset: u64) -> std::borrow::Cow<'_, str> {
+    let mut units = 0u64;
+    for (at, c) in s.char_indices() {
+        if units == offset {
+            return s[at..].into();
+        }
+        units += c.len_utf16() as u64;
+        if units > offset {
+            return format!("\u{FFFD}{}", &s[at + c.len_utf8()..]).into();
+        }
+    }
+    "".into()
+}
+
 /// Item content; returns its clock length.
 fn content(r: &mut Reader<'_>, content_ref: u8) -> Result<u64> {
     match content_ref {
@@ -656,6 +811,96 @@ mod tests {
         );
         let bytes = encode_update_v1(&[], &ds);
         assert_eq!(parse_update_v1(&bytes).unwrap().delete_set, ds);
+    }
+
+    /// One update of `client` with the given encoded blocks starting at `clock`.
+    fn update_of(client: u64, clock: u64, blocks: &[&[u8]]) -> Vec<u8> {
+        let bytes: Vec<u8> = blocks.concat();
+        encode_update_v1(
+            &[(client, clock, blocks.len(), &bytes)],
+            &DeleteSet::default(),
+        )
+    }
+
+    /// The rest of the single block of `bytes` (client 5, clock 10) after `offset` units,
+    /// checked to be a well-formed update of its own.
+    fn remainder(block: &[u8], offset: u64) -> (Vec<u8>, Block) {
+        let (rest, cut) = block_remainder(5, block, 10, offset).unwrap();
+        let parsed = parse_update_v1(&update_of(5, cut.clock, &[&rest])).unwrap();
+        assert_eq!(parsed.runs[0].blocks[0].len, cut.len);
+        assert_eq!(parsed.runs[0].blocks[0].deps, cut.deps);
+        (rest, cut)
+    }
+
+    #[test]
+    fn a_cut_block_keeps_its_right_origin_and_takes_its_known_part_as_left_origin() {
+        // A string "ab😀c" (5 UTF-16 units) under the named parent "t" with key "k".
+        let mut block = vec![tag::STRING | tag::HAS_PARENT_SUB, 1, 1, b't', 1, b'k'];
+        let text = "ab😀c";
+        block.push(text.len() as u8);
+        block.extend_from_slice(text.as_bytes());
+        let (rest, cut) = remainder(&block, 2);
+        assert_eq!((cut.clock, cut.len), (12, 3));
+        assert_eq!(cut.deps, [Some((5, 11)), None, None]);
+        assert_eq!(rest[0], tag::STRING | tag::HAS_ORIGIN);
+        assert!(rest.ends_with("😀c".as_bytes()));
+        // A cut through the surrogate pair leaves U+FFFD, as yjs and yrs do.
+        let (rest, cut) = remainder(&block, 3);
+        assert_eq!(cut.len, 2);
+        assert!(rest.ends_with("\u{FFFD}c".as_bytes()));
+
+        // Deleted(4) with a left and a right origin.
+        let block = [
+            tag::DELETED | tag::HAS_ORIGIN | tag::HAS_RIGHT_ORIGIN,
+            5,
+            3,
+            9,
+            1,
+            4,
+        ];
+        let (rest, cut) = remainder(&block, 1);
+        assert_eq!(cut.deps, [Some((5, 10)), Some((9, 1)), None]);
+        assert_eq!(rest, [block[0], 5, 10, 9, 1, 3]);
+
+        // Any [1, "x", true] under the parent item (2, 0).
+        let block = [tag::ANY, 0, 2, 0, 3, 125, 1, 119, 1, b'x', 120];
+        let (rest, cut) = remainder(&block, 1);
+        assert_eq!(cut.len, 2);
+        assert_eq!(
+            rest,
+            [tag::ANY | tag::HAS_ORIGIN, 5, 10, 2, 119, 1, b'x', 120]
+        );
+
+        // A GC run is shortened.
+        let (rest, cut) = remainder(&[tag::GC, 7], 3);
+        assert_eq!((rest, cut.clock, cut.len), (vec![tag::GC, 4], 13, 4));
+    }
+
+    #[test]
+    fn blocks_are_cut_inside_their_range_only() {
+        let block = [tag::DELETED, 1, 1, b't', 4];
+        assert!(block_remainder(5, &block, 10, 0).is_err());
+        assert!(block_remainder(5, &block, 10, 4).is_err());
+        // A block of length 1 cannot be cut.
+        assert!(block_remainder(5, &[tag::ANY, 1, 1, b't', 1, 126], 10, 1).is_err());
+    }
+
+    #[test]
+    fn a_run_cut_inside_its_first_block_keeps_the_others() {
+        let first = [tag::DELETED, 1, 1, b't', 4];
+        let second = [tag::ANY | tag::HAS_ORIGIN, 5, 13, 1, 126];
+        let parsed = parse_update_v1(&update_of(5, 10, &[&first, &second])).unwrap();
+        let run = parsed.runs[0].cut_at(12).unwrap();
+        assert_eq!(run.blocks.len(), 2);
+        assert_eq!((run.blocks[0].clock, run.blocks[0].len), (12, 2));
+        assert_eq!(&run.bytes[run.blocks[1].bytes.clone()], &second);
+        let again = parse_update_v1(&encode_update_v1(
+            &[(5, 12, 2, &run.bytes)],
+            &DeleteSet::default(),
+        ))
+        .unwrap();
+        assert_eq!(again.runs[0].blocks.len(), 2);
+        assert_eq!(again.runs[0].blocks[1].deps, [Some((5, 13)), None, None]);
     }
 
     #[test]

@@ -59,3 +59,42 @@ fn contradicting_origins_are_rejected_or_harmless() {
     check_store(&mut store, &crossed);
     assert!(YrsBackend::from_snapshot(&store.backend().snapshot()).is_ok());
 }
+
+/// A patch with a block that the document has in part, under another parent than the known
+/// part's: the rest of the block continues the known part's parent. (yrs alone records the
+/// rest under the parent the block names while linking it among the known part's siblings;
+/// deleting one parent then frees an item the other still points to, a use after free found
+/// by fuzzing: `tests/fixtures/regressions/cut-block-parent-crash`.)
+#[test]
+fn the_rest_of_a_block_known_in_part_stays_with_the_known_part() {
+    use yrs::{Array as _, Doc, Options, ReadTxn as _, StateVector, Transact as _};
+    let update = |name: &str, values: &[i64]| {
+        let doc = Doc::with_options(Options::with_client_id(yrs::ClientID::new(7)));
+        let array = doc.get_or_insert_array(name);
+        array.insert_range(&mut doc.transact_mut(), 0, values.iter().copied());
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    };
+    // Client 7 wrote [1] into "a", or so says the first patch; the second says it wrote
+    // [1, 2] into "b" with the same ids.
+    let mut backend = YrsBackend::new_empty();
+    backend.apply_remote_patch(&update("a", &[1])).unwrap();
+    backend.apply_remote_patch(&update("b", &[1, 2])).unwrap();
+    let txn = backend.doc().transact();
+    let a = txn.get_array("a").expect("a");
+    assert_eq!(a.len(&txn), 2);
+    let values: Vec<String> = a.iter(&txn).map(|v| v.to_string(&txn)).collect();
+    assert_eq!(values, ["1", "2"]);
+    assert!(txn.get_array("b").is_none_or(|b| b.len(&txn) == 0));
+    drop(txn);
+    let restored = YrsBackend::from_snapshot(&backend.snapshot()).expect("restores");
+    assert_eq!(
+        restored
+            .doc()
+            .transact()
+            .get_array("a")
+            .unwrap()
+            .len(&restored.doc().transact()),
+        2
+    );
+}
