@@ -512,6 +512,13 @@ fn block(r: &mut Reader<'_>) -> Result<(u64, [Option<Id>; 3], bool)> {
 }
 
 fn item(r: &mut Reader<'_>, info: u8) -> Result<(u64, [Option<Id>; 3])> {
+    let deps = item_header(r, info)?;
+    Ok((content(r, info & 0b1111)?, deps))
+}
+
+/// The origins and parent of an item (the part between its info byte and its content); returns
+/// the ids it depends on: left origin, right origin, parent item.
+fn item_header(r: &mut Reader<'_>, info: u8) -> Result<[Option<Id>; 3]> {
     let has_origin = info & tag::HAS_ORIGIN != 0;
     let has_right_origin = info & tag::HAS_RIGHT_ORIGIN != 0;
     let mut deps = [None; 3];
@@ -535,7 +542,7 @@ fn item(r: &mut Reader<'_>, info: u8) -> Result<(u64, [Option<Id>; 3])> {
             r.string()?;
         }
     }
-    Ok((content(r, info & 0b1111)?, deps))
+    Ok(deps)
 }
 
 /// The part of a block that follows its first `offset` clock units (`0 < offset < len`),
@@ -567,24 +574,7 @@ pub(crate) fn block_remainder(
             len
         }
         _ => {
-            if info & tag::HAS_ORIGIN != 0 {
-                r.id()?;
-            }
-            let right_origin = if info & tag::HAS_RIGHT_ORIGIN != 0 {
-                Some(r.id()?)
-            } else {
-                None
-            };
-            if info & (tag::HAS_ORIGIN | tag::HAS_RIGHT_ORIGIN) == 0 {
-                if r.var_u32()? == 1 {
-                    r.string()?;
-                } else {
-                    r.id()?;
-                }
-                if info & tag::HAS_PARENT_SUB != 0 {
-                    r.string()?;
-                }
-            }
+            let right_origin = item_header(&mut r, info)?[1];
             let origin = (client, clock + offset - 1);
             deps = [Some(origin), right_origin, None];
             out.push((info & !tag::HAS_PARENT_SUB) | tag::HAS_ORIGIN);
